@@ -1,0 +1,3 @@
+"""jichitai-cloud: a shared municipal cloud (自治体クラウド) for Japanese municipalities."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,51 @@
+"""The ASGI application factory: wires the platform and the modules' routers together."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from alembic.script import ScriptDirectory
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from jichitai import __version__
+from jichitai.bootstrap import ROUTERS
+from jichitai.platform.db import make_engine
+from jichitai.platform.logging import configure_logging
+from jichitai.platform.migrate import alembic_config
+from jichitai.platform.web import health, municipalities
+from jichitai.platform.web.errors import install_error_handlers
+from jichitai.platform.web.middleware import RequestIdMiddleware
+from jichitai.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """Build the app on ``engine`` (or one made from the settings)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    url = settings.resolved_database_url()
+    own_engine = engine is None
+    engine = engine or make_engine(url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own_engine:
+            engine.dispose()
+
+    app = FastAPI(
+        title="jichitai-cloud API",
+        version=__version__,
+        description="自治体クラウド 共同利用基盤 API",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.schema_head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    app.include_router(health.router)
+    app.include_router(municipalities.router)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

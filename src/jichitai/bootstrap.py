@@ -1,0 +1,22 @@
+"""Wiring: the one place that knows every module, so the platform never has to.
+
+Importing the modules' ``models`` registers their tables on the shared metadata (for Alembic and tests);
+:data:`ROUTERS` lists the JSON routers the app mounts.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from jichitai.modules.registry import api as registry_api
+from jichitai.modules.registry import models as registry_models
+from jichitai.platform import calendar, tenancy
+from jichitai.platform.db import Base
+
+ROUTERS = (registry_api.router,)
+
+
+def metadata() -> MetaData:
+    """The metadata with every table of the platform and the modules."""
+    assert calendar.EraRow and tenancy.Municipality and registry_models.PersonRecord  # registered on import
+    return Base.metadata

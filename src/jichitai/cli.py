@@ -1,0 +1,155 @@
+"""Command line: ``jichitai serve | db upgrade | municipality add | demo | generate``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from jichitai.platform.db import UnitOfWork, make_engine, read_session
+from jichitai.platform.errors import DomainError
+from jichitai.platform.migrate import upgrade
+from jichitai.platform.tenancy import create_municipality, get_municipality, get_tenant
+from jichitai.settings import get_settings
+
+app = typer.Typer(help="jichitai-cloud: 自治体クラウド 共同利用基盤", no_args_is_help=True)
+db_app = typer.Typer(help="データベースの管理", no_args_is_help=True)
+municipality_app = typer.Typer(help="市区町村 (テナント) の管理", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(municipality_app, name="municipality")
+console = Console()
+
+ACTOR = "cli"
+
+
+def _url() -> str:
+    settings = get_settings()
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    return settings.resolved_database_url()
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply database migrations (スキーマを最新にします)."""
+    upgrade(_url(), revision)
+    console.print(f"[green]データベースを {revision} に更新しました。[/green]")
+
+
+@municipality_app.command("add")
+def municipality_add(
+    lg_code: Annotated[str, typer.Argument(help="全国地方公共団体コード (6桁)")],
+    name: Annotated[str, typer.Option(help="名称 (例: 大槌町)")],
+    name_kana: Annotated[str, typer.Option(help="名称のフリガナ")],
+    prefecture: Annotated[str, typer.Option(help="都道府県名")],
+    setting: Annotated[list[str] | None, typer.Option(help="設定 KEY=VALUE (複数可)")] = None,
+) -> None:
+    """Register a municipality (市区町村を登録します)."""
+    settings = dict(s.split("=", 1) for s in setting or [])
+    engine = make_engine(_url())
+    try:
+        with UnitOfWork(engine) as uow:
+            create_municipality(
+                uow, lg_code=lg_code, name=name, name_kana=name_kana, prefecture=prefecture,
+                settings=settings, actor=ACTOR,
+            )
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red] ({exc.code})")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    console.print(f"[green]{prefecture}{name} ({lg_code}) を登録しました。[/green]")
+
+
+@app.command()
+def generate(
+    municipality: Annotated[str, typer.Option("--municipality", help="全国地方公共団体コード")],
+    residents: Annotated[int, typer.Option("--residents", min=1, max=5_000_000, help="生成する住民数")],
+    seed: Annotated[int, typer.Option(help="乱数の種 (同じ種なら同じ住民)")] = 1,
+) -> None:
+    """Generate synthetic residents (合成住民データを生成します)."""
+    from jichitai.modules.registry.services import generate_population
+
+    engine = make_engine(_url())
+    try:
+        with read_session(engine) as session:
+            tenant = get_tenant(session, municipality)
+        stats = generate_population(engine, tenant, residents, seed=seed, actor=ACTOR, progress=True)
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red] ({exc.code})")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    console.print_json(json.dumps(stats, ensure_ascii=False, default=str))
+
+
+DEMO_TOWNS = (
+    ("034614", "大槌町", "オオツチチョウ", "岩手県", "町長", "見本　太郎"),
+    ("032107", "陸前高田市", "リクゼンタカタシ", "岩手県", "市長", "試験　花子"),
+    ("046060", "南三陸町", "ミナミサンリクチョウ", "宮城県", "町長", "仮名　一郎"),
+)
+"""Demo tenants: real codes and names of towns whose registry servers the 2011 tsunami struck; the mayors'
+names and every resident are synthetic."""
+
+
+@app.command()
+def demo(
+    residents: Annotated[int | None, typer.Option(help="1市区町村あたりの住民数")] = None,
+) -> None:
+    """Seed the three demo municipalities with synthetic residents; skips towns already present."""
+    from jichitai.modules.registry.services import generate_population
+
+    count = residents or get_settings().demo_residents
+    upgrade(_url())
+    engine = make_engine(_url())
+    try:
+        for i, (code, name, kana, pref, title, mayor) in enumerate(DEMO_TOWNS):
+            with read_session(engine) as session:
+                try:
+                    get_municipality(session, code)
+                    console.print(f"{pref}{name} は登録済みです。")
+                    continue
+                except DomainError:
+                    pass
+            with UnitOfWork(engine) as uow:
+                create_municipality(
+                    uow, lg_code=code, name=name, name_kana=kana, prefecture=pref,
+                    settings={
+                        "mayor_title": title, "mayor_name": mayor, "office_name": f"{name}役場" if title == "町長"
+                        else f"{name}役所", "office_address": f"{pref}{name}本町1番1号", "fee_juminhyo": 300,
+                    },
+                    effective_from=dt.date(2024, 4, 1), actor=ACTOR,
+                )
+            with read_session(engine) as session:
+                tenant = get_tenant(session, code)
+            generate_population(engine, tenant, count, seed=i + 1, actor=ACTOR, progress=True)
+            console.print(f"[green]{pref}{name} ({code}) に {count} 人を生成しました。[/green]")
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="待ち受けるアドレス")] = None,
+    port: Annotated[int | None, typer.Option(help="待ち受けるポート")] = None,
+) -> None:
+    """Run the HTTP server (graceful shutdown on SIGTERM/SIGINT)."""
+    from jichitai.app import create_app
+
+    settings = get_settings()
+    _url()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_timeout,
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,1 @@
+"""Shared platform code that every business module builds on."""

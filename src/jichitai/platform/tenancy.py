@@ -1,0 +1,163 @@
+"""Municipalities as tenants, their dated settings, and per-tenant numbering.
+
+A municipality is identified by its 6-digit 全国地方公共団体コード (check digit validated). Every municipal
+table puts ``lg_code`` first in its primary key; code reaches tenant rows only through functions that take a
+:class:`Tenant`, and a row of another tenant answers exactly like a missing one (:class:`NotFound`).
+
+Per-town differences (名称, 首長名, office address, fees) are rows of :class:`MunicipalitySetting` with an
+effective date, never code branches: a new mayor is a new row from the day of taking office.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
+from jichitai.platform.errors import Conflict, InvalidInput, NotFound
+from jichitai.platform.jp import JpValueError, validate_lg_code
+
+
+class Municipality(Base):
+    """A tenant: one municipality sharing the installation."""
+
+    __tablename__ = "municipality"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, primary_key=True)
+    name: Mapped[str] = mapped_column(String(50))
+    name_kana: Mapped[str] = mapped_column(String(100))
+    prefecture: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MunicipalitySetting(Base):
+    """A per-town parameter valid from ``effective_from`` until the next row of the same key."""
+
+    __tablename__ = "municipality_setting"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, ForeignKey("municipality.lg_code"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    effective_from: Mapped[dt.date] = mapped_column(primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+
+
+class TenantSequence(Base):
+    """Per-tenant counters (event numbers, 宛名番号, 世帯番号): gap-free within committed transactions."""
+
+    __tablename__ = "tenant_sequence"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, ForeignKey("municipality.lg_code"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_value: Mapped[int] = mapped_column(default=0)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """The municipality a request acts for; obtained only through :func:`get_tenant`."""
+
+    lg_code: str
+
+
+SETTING_KEYS: dict[str, str] = {
+    "mayor_title": "首長の職名 (e.g. 町長), printed on certificates",
+    "mayor_name": "首長の氏名, printed on certificates",
+    "office_name": "役所・役場の名称",
+    "office_address": "役所・役場の所在地",
+    "office_phone": "代表電話番号",
+    "fee_juminhyo": "住民票の写し 1通の手数料 (円)",
+}
+"""Known per-town setting keys; documented in docs/operations.md."""
+
+
+def parse_lg_code(value: str, field: str = "lg_code") -> str:
+    """Validate a 全国地方公共団体コード from the outside world."""
+    try:
+        return validate_lg_code(value)
+    except JpValueError as exc:
+        raise InvalidInput(exc.code, f"全国地方公共団体コード: {exc.message}", field) from exc
+
+
+def get_municipality(session: Session, lg_code: str) -> Municipality:
+    """The municipality with this code, or NotFound (also for a malformed code: it cannot exist)."""
+    municipality = session.get(Municipality, lg_code)
+    if municipality is None:
+        raise NotFound("市区町村")
+    return municipality
+
+
+def get_tenant(session: Session, lg_code: str) -> Tenant:
+    """Resolve a path parameter into a tenant; the only way business code obtains one."""
+    return Tenant(get_municipality(session, lg_code).lg_code)
+
+
+def list_municipalities(session: Session) -> list[Municipality]:
+    """All tenants, by code."""
+    return list(session.scalars(select(Municipality).order_by(Municipality.lg_code)))
+
+
+def settings_on(session: Session, tenant: Tenant, on: dt.date) -> dict[str, Any]:
+    """Every setting of the tenant in force on ``on`` (latest effective_from not after it)."""
+    rows = session.scalars(
+        select(MunicipalitySetting)
+        .where(MunicipalitySetting.lg_code == tenant.lg_code, MunicipalitySetting.effective_from <= on)
+        .order_by(MunicipalitySetting.key, MunicipalitySetting.effective_from)
+    )
+    return {row.key: row.value for row in rows}
+
+
+def next_numbers(session: Session, tenant: Tenant, name: str, count: int = 1) -> range:
+    """Reserve ``count`` consecutive numbers of a per-tenant counter inside the caller's transaction.
+
+    The UPDATE takes the row lock, so concurrent writers of one tenant serialise here and numbers never
+    repeat; a rolled-back transaction gives its numbers back.
+    """
+    stmt = (
+        update(TenantSequence)
+        .where(TenantSequence.lg_code == tenant.lg_code, TenantSequence.name == name)
+        .values(last_value=TenantSequence.last_value + count)
+        .returning(TenantSequence.last_value)
+    )
+    last = session.execute(stmt).scalar_one_or_none()
+    if last is None:
+        session.add(TenantSequence(lg_code=tenant.lg_code, name=name, last_value=count))
+        session.flush()
+        last = count
+    return range(last - count + 1, last + 1)
+
+
+def create_municipality(
+    uow: UnitOfWork,
+    *,
+    lg_code: str,
+    name: str,
+    name_kana: str,
+    prefecture: str,
+    settings: dict[str, Any] | None = None,
+    effective_from: dt.date | None = None,
+    actor: str,
+) -> Municipality:
+    """Register a new tenant with its initial settings (one transaction)."""
+    del actor  # recorded by the audit trail once staff accounts exist (issue 3)
+    code = parse_lg_code(lg_code)
+    session = uow.session
+    if session.get(Municipality, code) is not None:
+        raise Conflict("municipality_exists", "この全国地方公共団体コードの市区町村は既に登録されています。", "lg_code")
+    for field, value in (("name", name), ("name_kana", name_kana), ("prefecture", prefecture)):
+        if not value or not value.strip():
+            raise InvalidInput("required", "必須項目です。", field)
+    unknown = sorted(set(settings or {}) - set(SETTING_KEYS))
+    if unknown:
+        raise InvalidInput("unknown_setting", f"未知の設定項目です: {', '.join(unknown)}", "settings")
+    municipality = Municipality(lg_code=code, name=name.strip(), name_kana=name_kana.strip(), prefecture=prefecture)
+    session.add(municipality)
+    session.flush()
+    start = effective_from or dt.date(1900, 1, 1)
+    for key, value in (settings or {}).items():
+        session.add(MunicipalitySetting(lg_code=code, key=key, effective_from=start, value=value))
+    session.flush()
+    uow.commit()
+    return municipality
