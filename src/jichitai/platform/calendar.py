@@ -16,7 +16,7 @@ from jichitai.platform.jp import Era
 
 
 class EraRow(Base):
-    """One 元号: its code (年号コード), name, one-letter abbreviation and first day."""
+    """One 元号: its code (年号コード), name, one-letter abbreviation, first day and overlapping last day."""
 
     __tablename__ = "jp_era"
 
@@ -24,9 +24,11 @@ class EraRow(Base):
     name: Mapped[str] = mapped_column(String(10), unique=True)
     abbr: Mapped[str] = mapped_column(String(1), unique=True)
     start: Mapped[dt.date] = mapped_column(unique=True)
+    last_day: Mapped[dt.date | None] = mapped_column()
+    """Last day the name may be written when it overlaps the next era (明治45年7月30日, 大正15年12月25日)."""
 
 
 def load_eras(session: Session) -> tuple[Era, ...]:
     """The era table in start order, as the value objects the pure rules take."""
     rows = session.scalars(select(EraRow).order_by(EraRow.start))
-    return tuple(Era(code=r.code, name=r.name, abbr=r.abbr, start=r.start) for r in rows)
+    return tuple(Era(code=r.code, name=r.name, abbr=r.abbr, start=r.start, last_day=r.last_day) for r in rows)

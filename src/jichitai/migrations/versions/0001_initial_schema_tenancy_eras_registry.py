@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=10), nullable=False),
         sa.Column("abbr", sa.String(length=1), nullable=False),
         sa.Column("start", sa.Date(), nullable=False),
+        sa.Column("last_day", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("code", name=op.f("pk_jp_era")),
         sa.UniqueConstraint("abbr", name=op.f("uq_jp_era_abbr")),
         sa.UniqueConstraint("name", name=op.f("uq_jp_era_name")),
@@ -39,15 +40,28 @@ def upgrade() -> None:
         sa.column("name", sa.String),
         sa.column("abbr", sa.String),
         sa.column("start", sa.Date),
+        sa.column("last_day", sa.Date),
     )
     op.bulk_insert(
         era_table,
         [
-            {"code": 1, "name": "明治", "abbr": "M", "start": dt.date(1868, 1, 25)},
-            {"code": 2, "name": "大正", "abbr": "T", "start": dt.date(1912, 7, 30)},
-            {"code": 3, "name": "昭和", "abbr": "S", "start": dt.date(1926, 12, 25)},
-            {"code": 4, "name": "平成", "abbr": "H", "start": dt.date(1989, 1, 8)},
-            {"code": 5, "name": "令和", "abbr": "R", "start": dt.date(2019, 5, 1)},
+            {
+                "code": 1,
+                "name": "明治",
+                "abbr": "M",
+                "start": dt.date(1868, 1, 25),
+                "last_day": dt.date(1912, 7, 30),
+            },
+            {
+                "code": 2,
+                "name": "大正",
+                "abbr": "T",
+                "start": dt.date(1912, 7, 30),
+                "last_day": dt.date(1926, 12, 25),
+            },
+            {"code": 3, "name": "昭和", "abbr": "S", "start": dt.date(1926, 12, 25), "last_day": None},
+            {"code": 4, "name": "平成", "abbr": "H", "start": dt.date(1989, 1, 8), "last_day": None},
+            {"code": 5, "name": "令和", "abbr": "R", "start": dt.date(2019, 5, 1), "last_day": None},
         ],
     )
     op.create_table(
