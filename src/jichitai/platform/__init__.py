@@ -1,1 +1,1 @@
-"""Shared platform code that every business module builds on."""
+"""The platform core: tenancy, storage, errors, web plumbing. It never imports a business module."""

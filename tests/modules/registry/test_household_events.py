@@ -1,0 +1,164 @@
+"""Household events (世帯分離・合併・変更), 職権 events and foreign residents, through the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from .test_api_life_story import BASE, days, household, move_in_family, person, post, resident
+from .test_api_refusals import refused
+
+
+def family(client: TestClient) -> tuple[str, str, str, str]:
+    taro, hanako, ichiro = (p["atena_no"] for p in move_in_family(client)["persons"])
+    return taro, hanako, ichiro, resident(client, taro)["current"]["household_no"]
+
+
+def split(household_no: str, members: list[dict[str, str]]) -> dict[str, Any]:
+    return {"type": "household_split", "event_date": days(-1), "household_no": household_no, "members": members}
+
+
+def test_split_then_merge_back(client: TestClient, engine: Engine) -> None:
+    taro, hanako, ichiro, household_no = family(client)
+    # The head cannot leave two members behind without a head.
+    refused(client, engine, split(household_no, [{"atena_no": taro, "relationship": "世帯主"}]), 409,
+            "household_head_change_required")
+    refused(client, engine, split(household_no, [{"atena_no": ichiro, "relationship": "子"}]), 422, "exactly_one_head")
+    event = post(client, split(household_no, [{"atena_no": ichiro, "relationship": "世帯主"}]))
+    new_household = resident(client, ichiro)["current"]["household_no"]
+    assert new_household != household_no
+    assert [p["atena_no"] for p in event["persons"]] == [ichiro]
+    assert household(client, new_household)["head_name"] == "山田　一郎"
+    assert [m["atena_no"] for m in household(client, household_no)["members"]] == [taro, hanako]
+    merged = post(
+        client,
+        {
+            "type": "household_merge",
+            "event_date": days(0),
+            "household_no": household_no,
+            "merged_household_no": new_household,
+            "members": [{"atena_no": ichiro, "relationship": "子"}],
+        },
+    )
+    assert merged["reason"] == "世帯合併"
+    assert [m["atena_no"] for m in household(client, household_no)["members"]] == [taro, hanako, ichiro]
+    assert resident(client, ichiro)["current"]["head_name"] == "山田　太郎"
+
+
+def test_household_change_makes_the_last_member_head(client: TestClient, engine: Engine) -> None:
+    taro, hanako, ichiro, household_no = family(client)
+    post(client, split(household_no, [{"atena_no": ichiro, "relationship": "世帯主"}]))
+    son_household = resident(client, ichiro)["current"]["household_no"]
+    # The head moves into the son's household: one member (花子) remains and becomes head ex officio.
+    event = post(
+        client,
+        {
+            "type": "household_change",
+            "event_date": days(0),
+            "from_household_no": household_no,
+            "to_household_no": son_household,
+            "members": [{"atena_no": taro, "relationship": "父"}],
+        },
+    )
+    assert sorted(p["atena_no"] for p in event["persons"]) == sorted([taro, hanako])
+    hanako_now = resident(client, hanako)["current"]
+    assert (hanako_now["relationship"], hanako_now["head_name"]) == ("世帯主", "山田　花子")
+    assert [m["relationship"] for m in household(client, son_household)["members"]] == ["世帯主", "父"]
+
+
+def test_household_change_needs_the_same_address(client: TestClient, engine: Engine) -> None:
+    taro, _hanako, _ichiro, household_no = family(client)
+    other = post(
+        client,
+        {
+            "type": "domestic_move_in",
+            "event_date": days(-2),
+            "previous_address": "東京都",
+            "address": {"area": "港町", "number": "9番"},
+            "persons": [person("鈴木", "次郎", ("スズキ", "ジロウ"), "1950-01-01", "male", "世帯主")],
+        },
+    )
+    other_household = resident(client, other["persons"][0]["atena_no"])["current"]["household_no"]
+    refused(
+        client,
+        engine,
+        {
+            "type": "household_change",
+            "event_date": days(0),
+            "from_household_no": household_no,
+            "to_household_no": other_household,
+            "members": [{"atena_no": taro, "relationship": "同居人"}],
+        },
+        422,
+        "address_mismatch",
+    )
+
+
+def test_ex_officio_entry_and_removal(client: TestClient, engine: Engine) -> None:
+    entry = post(
+        client,
+        {
+            "type": "ex_officio_entry",
+            "event_date": days(-3),
+            "address": {"area": "寺町", "number": "3番地"},
+            "person": person("田中", "実", ("タナカ", "ミノル"), "1960-10-10", "male", "世帯主"),
+            "reason_detail": "実態調査により居住を確認",
+        },
+    )
+    assert (entry["reason"], entry["category"], entry["notified_on"]) == ("職権記載", "記載", None)
+    minoru = entry["persons"][0]["atena_no"]
+    removal = post(
+        client,
+        {"type": "ex_officio_removal", "event_date": days(0), "atena_no": minoru, "reason_detail": "居住実態なし"},
+    )
+    assert removal["category"] == "消除"
+    current = resident(client, minoru)["current"]
+    assert (current["status"], current["removal_reason"]) == ("removed", "職権消除")
+
+
+def test_overseas_move_in_of_a_foreign_resident(client: TestClient, engine: Engine) -> None:
+    foreigner = {
+        "family_kana": "グエン",
+        "given_kana": "ヴァン アン",
+        "birth_date": "1998-04-12",
+        "sex": "male",
+        "relationship": "世帯主",
+        "foreign": {
+            "name_roman": "NGUYEN VAN AN",
+            "nationality": "ベトナム",
+            "category": "中長期在留者",
+            "residence_status": "技能実習",
+            "period_of_stay": "1年",
+            "stay_expires_on": days(300),
+            "residence_card_no": "AB12345678CD",
+        },
+    }
+    body = {
+        "type": "overseas_move_in",
+        "event_date": days(-1),
+        "previous_address": "ベトナム社会主義共和国",
+        "address": {"area": "港町", "number": "1番2号"},
+        "persons": [foreigner],
+    }
+    refused(client, engine, {**body, "persons": [{**foreigner, "honseki": "東京都"}]}, 422, "honseki_not_for_foreign")
+    event = post(client, body)
+    assert event["reason"] == "国外転入等"
+    current = resident(client, event["persons"][0]["atena_no"])["current"]
+    assert current["kind"] == "foreign"
+    assert current["name"] == "NGUYEN VAN AN"
+    # Foreign residents' birth dates print in 西暦 (法30条の45).
+    assert current["birth_date"]["display"] == "1998年4月12日"
+    found = client.get(f"{BASE}/residents", params={"kana": "ぐえん"}).json()["items"]
+    assert [r["atena_no"] for r in found] == [current["atena_no"]]
+
+
+def test_events_list_and_get(client: TestClient) -> None:
+    moved_in = move_in_family(client)
+    listed = client.get(f"{BASE}/events").json()
+    assert [e["event_no"] for e in listed["items"]] == [moved_in["event_no"]]
+    assert listed["has_next"] is False
+    one = client.get(f"{BASE}/events/{moved_in['event_no']}").json()
+    assert len(one["persons"]) == 3
+    assert client.get(f"{BASE}/events", params={"event_type": "death"}).json()["items"] == []
