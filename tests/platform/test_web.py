@@ -1,0 +1,59 @@
+"""Health probes, request ids, the municipality API, OpenAPI and error shapes."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+
+def test_health_and_readiness(client: TestClient, engine: Engine) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "ready"
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'old'"))
+    stale = client.get("/readyz")
+    assert (stale.status_code, stale.json()["error"]["code"]) == (503, "schema_outdated")
+
+
+def test_request_id_is_echoed_or_made(client: TestClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"}).headers["x-request-id"]
+    assert len(made) == 32
+
+
+def test_municipalities(client: TestClient) -> None:
+    listed = client.get("/api/v1/municipalities").json()
+    assert [m["lg_code"] for m in listed] == ["034614", "046060"]
+    assert listed[0]["settings"]["mayor_title"] == "町長"
+    created = client.post(
+        "/api/v1/municipalities",
+        json={"lg_code": "032107", "name": "陸前高田市", "name_kana": "リクゼンタカタシ", "prefecture": "岩手県",
+              "settings": {"mayor_title": "市長", "fee_juminhyo": 300}},
+    )
+    assert created.status_code == 201, created.text
+    assert client.get("/api/v1/municipalities/032107").json()["settings"]["fee_juminhyo"] == 300
+    bad = client.post("/api/v1/municipalities", json={"lg_code": "032108", "name": "x", "name_kana": "x",
+                                                      "prefecture": "岩手県"})
+    assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_check_digit")
+    dup = client.post("/api/v1/municipalities", json={"lg_code": "032107", "name": "x", "name_kana": "x",
+                                                      "prefecture": "岩手県"})
+    assert (dup.status_code, dup.json()["error"]["code"]) == (409, "municipality_exists")
+
+
+def test_unknown_routes_and_methods_use_the_error_body(client: TestClient) -> None:
+    missing = client.get("/nowhere")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    wrong = client.delete("/api/v1/municipalities")
+    assert (wrong.status_code, wrong.json()["error"]["code"]) == (405, "method_not_allowed")
+
+
+def test_openapi_describes_every_event_type(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/municipalities/{lg_code}/events" in spec["paths"]
+    schemas = spec["components"]["schemas"]
+    for name in ("MoveIn", "Relocation", "MoveOut", "Birth", "Death", "HouseholdSplit", "HouseholdMerge",
+                 "HouseholdTransfer", "HeadChange", "ExOfficioEntry", "ExOfficioRemoval", "ExOfficioCorrection",
+                 "Cancellation"):
+        assert name in schemas

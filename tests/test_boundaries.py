@@ -1,0 +1,77 @@
+"""Architecture rules: the platform never imports a module; modules use each other's facades only."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parent.parent / "src" / "jichitai"
+
+
+def imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def violations_of_platform(root: Path) -> list[str]:
+    return [
+        f"{path.relative_to(root)} imports {name}"
+        for path in sorted((root / "platform").rglob("*.py"))
+        for name in sorted(imports(path))
+        if name.startswith(("jichitai.modules", "jichitai.bootstrap", "jichitai.app", "jichitai.cli"))
+    ]
+
+
+def violations_between_modules(root: Path) -> list[str]:
+    found = []
+    modules = sorted(p.name for p in (root / "modules").iterdir() if (p / "__init__.py").exists())
+    for module in modules:
+        for path in sorted((root / "modules" / module).rglob("*.py")):
+            for name in sorted(imports(path)):
+                parts = name.split(".")
+                if len(parts) >= 3 and parts[:2] == ["jichitai", "modules"] and parts[2] != module:
+                    # Another module is reachable only as its package (the facade) or names it exports.
+                    other = parts[2]
+                    exported = _facade_names(root / "modules" / other / "__init__.py")
+                    if len(parts) > 4 or (len(parts) == 4 and parts[3] not in exported):
+                        found.append(f"{path.relative_to(root)} imports {name}")
+    return found
+
+
+def _facade_names(init: Path) -> set[str]:
+    for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+            return {elt.value for elt in node.value.elts if isinstance(elt, ast.Constant)}  # type: ignore[attr-defined]
+    return set()
+
+
+def test_platform_never_imports_modules() -> None:
+    assert violations_of_platform(SRC) == []
+
+
+def test_modules_use_only_facades() -> None:
+    assert violations_between_modules(SRC) == []
+
+
+def test_the_checks_catch_violations(tmp_path: Path) -> None:
+    (tmp_path / "platform").mkdir()
+    (tmp_path / "platform" / "bad.py").write_text("from jichitai.modules.registry import models\n")
+    for name, body in (("registry", "__all__ = ['count_residents']\n"), ("tax", "__all__ = []\n")):
+        (tmp_path / "modules" / name).mkdir(parents=True)
+        (tmp_path / "modules" / name / "__init__.py").write_text(body)
+    (tmp_path / "modules" / "tax" / "services.py").write_text(
+        "from jichitai.modules.registry.models import PersonRecord\n"
+        "from jichitai.modules.registry import count_residents\n"
+    )
+    assert violations_of_platform(tmp_path) == ["platform/bad.py imports jichitai.modules.registry",
+                                                "platform/bad.py imports jichitai.modules.registry.models"]
+    assert violations_between_modules(tmp_path) == [
+        "modules/tax/services.py imports jichitai.modules.registry.models",
+        "modules/tax/services.py imports jichitai.modules.registry.models.PersonRecord",
+    ]

@@ -1,0 +1,88 @@
+"""The command line and the real server process, as an operator uses them (SQLite under a temp var/)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JICHITAI_VAR_DIR": str(tmp_path / "var"), "JICHITAI_DATABASE_URL": ""}
+    return subprocess.run(
+        [sys.executable, "-m", "jichitai.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def get(url: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_upgrade_and_add_municipality(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    assert (tmp_path / "var" / "jichitai.db").exists()
+    added = run(tmp_path, "municipality", "add", "034614", "--name", "大槌町", "--name-kana", "オオツチチョウ",
+                "--prefecture", "岩手県", "--setting", "mayor_title=町長")
+    assert added.returncode == 0, added.stderr
+    again = run(tmp_path, "municipality", "add", "034614", "--name", "大槌町", "--name-kana", "オオツチチョウ",
+                "--prefecture", "岩手県")
+    assert again.returncode == 2
+    assert "既に登録" in again.stdout
+    bad = run(tmp_path, "municipality", "add", "034615", "--name", "x", "--name-kana", "x", "--prefecture", "x")
+    assert bad.returncode == 2
+    assert "invalid_check_digit" in bad.stdout
+
+
+def test_serve_answers_and_shuts_down_gracefully(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    port = free_port()
+    env = {**os.environ, "JICHITAI_VAR_DIR": str(tmp_path / "var"), "JICHITAI_DATABASE_URL": "",
+           "JICHITAI_LOG_FORMAT": "json"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jichitai.cli", "serve", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        status: int | None = None
+        while time.monotonic() < deadline:
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/readyz")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.2)
+        assert status == 200
+        assert body["status"] == "ready"
+        assert get(f"http://127.0.0.1:{port}/api/v1/municipalities") == (200, [])
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    # uvicorn re-raises the signal after its graceful shutdown, so the exit status is SIGTERM's own.
+    assert server.returncode in (0, -signal.SIGTERM)
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    access = [line for line in lines if line.get("message") == "request"]
+    assert access, output
+    assert all(line["request_id"] != "-" for line in access)
+    assert {line["path"] for line in access} >= {"/readyz", "/api/v1/municipalities"}
+    assert any(line["message"] == "Application shutdown complete." for line in lines), output
