@@ -121,7 +121,9 @@ def pgbench_binary() -> str:
     raise RuntimeError("pgbench not found (install postgresql-contrib / postgresql-client)")
 
 
-_TPS = re.compile(r"tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)")
+_TPS = re.compile(
+    r"tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)"
+)
 
 
 def parse_pgbench_tps(output: str) -> float:

@@ -87,7 +87,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
 @pytest.fixture
 def towns(engine: Engine) -> tuple[Tenant, Tenant]:
     """Two municipalities in the same installation."""
-    for tenant, name, kana in ((TOWN_A, "大槌町", "オオツチチョウ"), (TOWN_B, "南三陸町", "ミナミサンリクチョウ")):
+    for tenant, name, kana in (
+        (TOWN_A, "大槌町", "オオツチチョウ"),
+        (TOWN_B, "南三陸町", "ミナミサンリクチョウ"),
+    ):
         with UnitOfWork(engine) as uow:
             create_municipality(
                 uow,

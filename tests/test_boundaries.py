@@ -46,7 +46,9 @@ def violations_between_modules(root: Path) -> list[str]:
 
 def _facade_names(init: Path) -> set[str]:
     for node in ast.walk(ast.parse(init.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
             return {elt.value for elt in node.value.elts if isinstance(elt, ast.Constant)}  # type: ignore[attr-defined]
     return set()
 
@@ -69,8 +71,10 @@ def test_the_checks_catch_violations(tmp_path: Path) -> None:
         "from jichitai.modules.registry.models import PersonRecord\n"
         "from jichitai.modules.registry import count_residents\n"
     )
-    assert violations_of_platform(tmp_path) == ["platform/bad.py imports jichitai.modules.registry",
-                                                "platform/bad.py imports jichitai.modules.registry.models"]
+    assert violations_of_platform(tmp_path) == [
+        "platform/bad.py imports jichitai.modules.registry",
+        "platform/bad.py imports jichitai.modules.registry.models",
+    ]
     assert violations_between_modules(tmp_path) == [
         "modules/tax/services.py imports jichitai.modules.registry.models",
         "modules/tax/services.py imports jichitai.modules.registry.models.PersonRecord",

@@ -40,14 +40,38 @@ def get(url: str) -> tuple[int, Any]:
 def test_upgrade_and_add_municipality(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").returncode == 0
     assert (tmp_path / "var" / "jichitai.db").exists()
-    added = run(tmp_path, "municipality", "add", "034614", "--name", "大槌町", "--name-kana", "オオツチチョウ",
-                "--prefecture", "岩手県", "--setting", "mayor_title=町長")
+    added = run(
+        tmp_path,
+        "municipality",
+        "add",
+        "034614",
+        "--name",
+        "大槌町",
+        "--name-kana",
+        "オオツチチョウ",
+        "--prefecture",
+        "岩手県",
+        "--setting",
+        "mayor_title=町長",
+    )
     assert added.returncode == 0, added.stderr
-    again = run(tmp_path, "municipality", "add", "034614", "--name", "大槌町", "--name-kana", "オオツチチョウ",
-                "--prefecture", "岩手県")
+    again = run(
+        tmp_path,
+        "municipality",
+        "add",
+        "034614",
+        "--name",
+        "大槌町",
+        "--name-kana",
+        "オオツチチョウ",
+        "--prefecture",
+        "岩手県",
+    )
     assert again.returncode == 2
     assert "既に登録" in again.stdout
-    bad = run(tmp_path, "municipality", "add", "034615", "--name", "x", "--name-kana", "x", "--prefecture", "x")
+    bad = run(
+        tmp_path, "municipality", "add", "034615", "--name", "x", "--name-kana", "x", "--prefecture", "x"
+    )
     assert bad.returncode == 2
     assert "invalid_check_digit" in bad.stdout
 
@@ -55,11 +79,18 @@ def test_upgrade_and_add_municipality(tmp_path: Path) -> None:
 def test_serve_answers_and_shuts_down_gracefully(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").returncode == 0
     port = free_port()
-    env = {**os.environ, "JICHITAI_VAR_DIR": str(tmp_path / "var"), "JICHITAI_DATABASE_URL": "",
-           "JICHITAI_LOG_FORMAT": "json"}
+    env = {
+        **os.environ,
+        "JICHITAI_VAR_DIR": str(tmp_path / "var"),
+        "JICHITAI_DATABASE_URL": "",
+        "JICHITAI_LOG_FORMAT": "json",
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "jichitai.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 60

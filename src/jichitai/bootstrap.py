@@ -16,7 +16,10 @@ from jichitai.platform.db import Base
 ROUTERS = (registry_api.router,)
 
 
+TABLE_MODULES = (calendar, tenancy, registry_models)
+"""Modules whose import registers tables on :data:`Base.metadata`."""
+
+
 def metadata() -> MetaData:
-    """The metadata with every table of the platform and the modules."""
-    assert calendar.EraRow and tenancy.Municipality and registry_models.PersonRecord  # registered on import
+    """The metadata with every table of the platform and the modules (registered by the imports above)."""
     return Base.metadata

@@ -53,8 +53,13 @@ def municipality_add(
     try:
         with UnitOfWork(engine) as uow:
             create_municipality(
-                uow, lg_code=lg_code, name=name, name_kana=name_kana, prefecture=prefecture,
-                settings=settings, actor=ACTOR,
+                uow,
+                lg_code=lg_code,
+                name=name,
+                name_kana=name_kana,
+                prefecture=prefecture,
+                settings=settings,
+                actor=ACTOR,
             )
     except DomainError as exc:
         console.print(f"[red]{exc.message}[/red] ({exc.code})")
@@ -116,12 +121,20 @@ def demo(
                     pass
             with UnitOfWork(engine) as uow:
                 create_municipality(
-                    uow, lg_code=code, name=name, name_kana=kana, prefecture=pref,
+                    uow,
+                    lg_code=code,
+                    name=name,
+                    name_kana=kana,
+                    prefecture=pref,
                     settings={
-                        "mayor_title": title, "mayor_name": mayor, "office_name": f"{name}役場" if title == "町長"
-                        else f"{name}役所", "office_address": f"{pref}{name}本町1番1号", "fee_juminhyo": 300,
+                        "mayor_title": title,
+                        "mayor_name": mayor,
+                        "office_name": f"{name}役場" if title == "町長" else f"{name}役所",
+                        "office_address": f"{pref}{name}本町1番1号",
+                        "fee_juminhyo": 300,
                     },
-                    effective_from=dt.date(2024, 4, 1), actor=ACTOR,
+                    effective_from=dt.date(2024, 4, 1),
+                    actor=ACTOR,
                 )
             with read_session(engine) as session:
                 tenant = get_tenant(session, code)

@@ -21,8 +21,15 @@ from jichitai.platform.tenancy import (
 
 def add(engine: Engine, code: str, **extra: object) -> None:
     with UnitOfWork(engine) as uow:
-        create_municipality(uow, lg_code=code, name="大槌町", name_kana="オオツチチョウ", prefecture="岩手県",
-                            actor="test", **extra)  # type: ignore[arg-type]
+        create_municipality(
+            uow,
+            lg_code=code,
+            name="大槌町",
+            name_kana="オオツチチョウ",
+            prefecture="岩手県",
+            actor="test",
+            **extra,
+        )  # type: ignore[arg-type]
 
 
 def test_check_digit_is_validated(engine: Engine) -> None:
@@ -47,8 +54,11 @@ def test_duplicate_and_unknown_settings_are_refused(engine: Engine) -> None:
 def test_settings_take_effect_on_their_date(engine: Engine) -> None:
     add(engine, "034614", settings={"mayor_name": "旧町長"}, effective_from=dt.date(2020, 4, 1))
     with UnitOfWork(engine) as uow:
-        uow.session.add(MunicipalitySetting(lg_code="034614", key="mayor_name", effective_from=dt.date(2024, 5, 1),
-                                            value="新町長"))
+        uow.session.add(
+            MunicipalitySetting(
+                lg_code="034614", key="mayor_name", effective_from=dt.date(2024, 5, 1), value="新町長"
+            )
+        )
         uow.commit()
     with read_session(engine) as session:
         tenant = Tenant("034614")

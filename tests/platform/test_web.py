@@ -29,16 +29,25 @@ def test_municipalities(client: TestClient) -> None:
     assert listed[0]["settings"]["mayor_title"] == "町長"
     created = client.post(
         "/api/v1/municipalities",
-        json={"lg_code": "032107", "name": "陸前高田市", "name_kana": "リクゼンタカタシ", "prefecture": "岩手県",
-              "settings": {"mayor_title": "市長", "fee_juminhyo": 300}},
+        json={
+            "lg_code": "032107",
+            "name": "陸前高田市",
+            "name_kana": "リクゼンタカタシ",
+            "prefecture": "岩手県",
+            "settings": {"mayor_title": "市長", "fee_juminhyo": 300},
+        },
     )
     assert created.status_code == 201, created.text
     assert client.get("/api/v1/municipalities/032107").json()["settings"]["fee_juminhyo"] == 300
-    bad = client.post("/api/v1/municipalities", json={"lg_code": "032108", "name": "x", "name_kana": "x",
-                                                      "prefecture": "岩手県"})
+    bad = client.post(
+        "/api/v1/municipalities",
+        json={"lg_code": "032108", "name": "x", "name_kana": "x", "prefecture": "岩手県"},
+    )
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_check_digit")
-    dup = client.post("/api/v1/municipalities", json={"lg_code": "032107", "name": "x", "name_kana": "x",
-                                                      "prefecture": "岩手県"})
+    dup = client.post(
+        "/api/v1/municipalities",
+        json={"lg_code": "032107", "name": "x", "name_kana": "x", "prefecture": "岩手県"},
+    )
     assert (dup.status_code, dup.json()["error"]["code"]) == (409, "municipality_exists")
 
 
@@ -53,7 +62,19 @@ def test_openapi_describes_every_event_type(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/municipalities/{lg_code}/events" in spec["paths"]
     schemas = spec["components"]["schemas"]
-    for name in ("MoveIn", "Relocation", "MoveOut", "Birth", "Death", "HouseholdSplit", "HouseholdMerge",
-                 "HouseholdTransfer", "HeadChange", "ExOfficioEntry", "ExOfficioRemoval", "ExOfficioCorrection",
-                 "Cancellation"):
+    for name in (
+        "MoveIn",
+        "Relocation",
+        "MoveOut",
+        "Birth",
+        "Death",
+        "HouseholdSplit",
+        "HouseholdMerge",
+        "HouseholdTransfer",
+        "HeadChange",
+        "ExOfficioEntry",
+        "ExOfficioRemoval",
+        "ExOfficioCorrection",
+        "Cancellation",
+    ):
         assert name in schemas

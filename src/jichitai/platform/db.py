@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
 from sqlalchemy.engine import Connection
@@ -38,7 +38,7 @@ class Base(DeclarativeBase):
     """Declarative base for every table; one MetaData with a naming convention keeps migrations portable."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: DateTime(timezone=True)}
 
 
 def utcnow() -> dt.datetime:

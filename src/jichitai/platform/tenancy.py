@@ -145,14 +145,18 @@ def create_municipality(
     code = parse_lg_code(lg_code)
     session = uow.session
     if session.get(Municipality, code) is not None:
-        raise Conflict("municipality_exists", "この全国地方公共団体コードの市区町村は既に登録されています。", "lg_code")
+        raise Conflict(
+            "municipality_exists", "この全国地方公共団体コードの市区町村は既に登録されています。", "lg_code"
+        )
     for field, value in (("name", name), ("name_kana", name_kana), ("prefecture", prefecture)):
         if not value or not value.strip():
             raise InvalidInput("required", "必須項目です。", field)
     unknown = sorted(set(settings or {}) - set(SETTING_KEYS))
     if unknown:
         raise InvalidInput("unknown_setting", f"未知の設定項目です: {', '.join(unknown)}", "settings")
-    municipality = Municipality(lg_code=code, name=name.strip(), name_kana=name_kana.strip(), prefecture=prefecture)
+    municipality = Municipality(
+        lg_code=code, name=name.strip(), name_kana=name_kana.strip(), prefecture=prefecture
+    )
     session.add(municipality)
     session.flush()
     start = effective_from or dt.date(1900, 1, 1)

@@ -25,7 +25,9 @@ def my_number(body11: str) -> str:
     return body11 + str(my_number_check_digit(body11))
 
 
-def person(family: str, given: str, kana: tuple[str, str], birth: str, sex: str, rel: str, **extra: Any) -> dict[str, Any]:
+def person(
+    family: str, given: str, kana: tuple[str, str], birth: str, sex: str, rel: str, **extra: Any
+) -> dict[str, Any]:
     return {
         "family_name": family,
         "given_name": given,
@@ -57,9 +59,16 @@ def move_in_family(client: TestClient) -> dict[str, Any]:
             "address": {"area": "本町一丁目", "number": "2番3号", "postal_code": "0281115"},
             "persons": [
                 person(
-                    "山田", "太郎", ("ヤマダ", "タロウ"), "1980-05-05", "male", "世帯主",
-                    juminhyo_code=juminhyo("1234567890"), my_number=my_number("62149832025"),
-                    honseki="岩手県上閉伊郡大槌町本町一丁目2番地", honseki_head="山田　太郎",
+                    "山田",
+                    "太郎",
+                    ("ヤマダ", "タロウ"),
+                    "1980-05-05",
+                    "male",
+                    "世帯主",
+                    juminhyo_code=juminhyo("1234567890"),
+                    my_number=my_number("62149832025"),
+                    honseki="岩手県上閉伊郡大槌町本町一丁目2番地",
+                    honseki_head="山田　太郎",
                 ),
                 person("山田", "花子", ("ヤマダ", "ハナコ"), "昭和58年3月3日", "female", "妻"),
                 person("山田", "一郎", ("ヤマダ", "イチロウ"), "2015-06-01", "male", "子"),
@@ -129,7 +138,9 @@ def test_life_story(client: TestClient) -> None:
             "address": {"area": "栄町二丁目", "number": "5番7号", "building": "コーポ栄 201号"},
         },
     )
-    assert sorted(p["atena_no"] for p in moved["persons"]) == sorted([taro_no, hanako_no, ichiro_no, sakura_no])
+    assert sorted(p["atena_no"] for p in moved["persons"]) == sorted(
+        [taro_no, hanako_no, ichiro_no, sakura_no]
+    )
     taro = resident(client, taro_no)
     assert [h["history_no"] for h in taro["history"]] == [1, 2]
     assert taro["current"]["address"] == "岩手県大槌町栄町二丁目5番7号　コーポ栄 201号"
@@ -141,7 +152,9 @@ def test_life_story(client: TestClient) -> None:
 
     # 4. The head dies: refused while two or more would remain without a head ...
     events_before = client.get(f"{BASE}/events").json()["items"]
-    refused = client.post(f"{BASE}/events", json={"type": "death", "event_date": days(-5), "atena_no": taro_no})
+    refused = client.post(
+        f"{BASE}/events", json={"type": "death", "event_date": days(-5), "atena_no": taro_no}
+    )
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "household_head_change_required"
     assert client.get(f"{BASE}/events").json()["items"] == events_before
@@ -194,10 +207,17 @@ def test_life_story(client: TestClient) -> None:
 
 def test_cancellation_restores_prior_state_as_new_rows(client: TestClient) -> None:
     taro_no, _hanako_no, ichiro_no = (p["atena_no"] for p in move_in_family(client)["persons"])
-    out = post(client, {"type": "move_out", "event_date": days(3), "atena_nos": [ichiro_no], "destination": "東京都"})
+    out = post(
+        client, {"type": "move_out", "event_date": days(3), "atena_nos": [ichiro_no], "destination": "東京都"}
+    )
     cancel = post(
         client,
-        {"type": "cancellation", "event_date": days(0), "cancels_event_no": out["event_no"], "reason_detail": "届出誤り"},
+        {
+            "type": "cancellation",
+            "event_date": days(0),
+            "cancels_event_no": out["event_no"],
+            "reason_detail": "届出誤り",
+        },
     )
     assert cancel["reason"] == "異動の取消し(増)"
     ichiro = resident(client, ichiro_no)
@@ -205,7 +225,12 @@ def test_cancellation_restores_prior_state_as_new_rows(client: TestClient) -> No
     assert ichiro["current"]["history_no"] == 3
     again = client.post(
         f"{BASE}/events",
-        json={"type": "cancellation", "event_date": days(0), "cancels_event_no": out["event_no"], "reason_detail": "x"},
+        json={
+            "type": "cancellation",
+            "event_date": days(0),
+            "cancels_event_no": out["event_no"],
+            "reason_detail": "x",
+        },
     )
     assert again.status_code == 409
     assert again.json()["error"]["code"] == "already_cancelled"
@@ -213,7 +238,12 @@ def test_cancellation_restores_prior_state_as_new_rows(client: TestClient) -> No
     first_event = resident(client, taro_no)["events"][0]["event_no"]
     blocked = client.post(
         f"{BASE}/events",
-        json={"type": "cancellation", "event_date": days(0), "cancels_event_no": first_event, "reason_detail": "x"},
+        json={
+            "type": "cancellation",
+            "event_date": days(0),
+            "cancels_event_no": first_event,
+            "reason_detail": "x",
+        },
     )
     assert blocked.status_code == 409
     assert blocked.json()["error"]["code"] == "later_events_exist"

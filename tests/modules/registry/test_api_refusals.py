@@ -17,11 +17,21 @@ OTHER = "/api/v1/municipalities/046060"
 
 def row_counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t.name: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in metadata().sorted_tables}
+        return {
+            t.name: conn.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in metadata().sorted_tables
+        }
 
 
-def refused(client: TestClient, engine: Engine, body: Any, status: int, code: str, field: str | None = None,
-            url: str = f"{BASE}/events") -> None:
+def refused(
+    client: TestClient,
+    engine: Engine,
+    body: Any,
+    status: int,
+    code: str,
+    field: str | None = None,
+    url: str = f"{BASE}/events",
+) -> None:
     before = row_counts(engine)
     if isinstance(body, bytes):
         response = client.post(url, content=body, headers={"content-type": "application/json"})
@@ -49,7 +59,9 @@ def move_in(**overrides: Any) -> dict[str, Any]:
 
 
 def with_person(**fields: Any) -> dict[str, Any]:
-    return move_in(persons=[{**person("佐藤", "一", ("サトウ", "ハジメ"), "1970-01-01", "male", "世帯主"), **fields}])
+    return move_in(
+        persons=[{**person("佐藤", "一", ("サトウ", "ハジメ"), "1970-01-01", "male", "世帯主"), **fields}]
+    )
 
 
 @pytest.mark.parametrize(
@@ -90,35 +102,62 @@ def test_malformed_json_is_400(client: TestClient, engine: Engine) -> None:
 def test_events_on_removed_persons_are_refused(client: TestClient, engine: Engine) -> None:
     taro, _hanako, ichiro = (p["atena_no"] for p in move_in_family(client)["persons"])
     post(client, {"type": "death", "event_date": days(-1), "atena_no": ichiro})
-    refused(client, engine, {"type": "death", "event_date": days(0), "atena_no": ichiro}, 409, "not_a_resident", "atena_no")
     refused(
-        client, engine,
+        client,
+        engine,
+        {"type": "death", "event_date": days(0), "atena_no": ichiro},
+        409,
+        "not_a_resident",
+        "atena_no",
+    )
+    refused(
+        client,
+        engine,
         {"type": "move_out", "event_date": days(0), "atena_nos": [ichiro], "destination": "東京都"},
-        409, "not_a_resident", "atena_nos[0]",
+        409,
+        "not_a_resident",
+        "atena_nos[0]",
     )
     # 職権修正 on a 除票 is allowed.
     fixed = post(
         client,
-        {"type": "ex_officio_correction", "event_date": days(0), "atena_no": ichiro,
-         "corrections": {"given_kana": "イチロ"}, "reason_detail": "誤記"},
+        {
+            "type": "ex_officio_correction",
+            "event_date": days(0),
+            "atena_no": ichiro,
+            "corrections": {"given_kana": "イチロ"},
+            "reason_detail": "誤記",
+        },
     )
     assert fixed["persons"][0]["history_no_after"] == 3
     refused(
-        client, engine,
-        {"type": "ex_officio_correction", "event_date": days(0), "atena_no": taro, "corrections": {},
-         "reason_detail": "なし"},
-        422, "no_changes", "corrections",
+        client,
+        engine,
+        {
+            "type": "ex_officio_correction",
+            "event_date": days(0),
+            "atena_no": taro,
+            "corrections": {},
+            "reason_detail": "なし",
+        },
+        422,
+        "no_changes",
+        "corrections",
     )
 
 
 def test_future_date_only_for_move_out(client: TestClient, engine: Engine) -> None:
     taro = move_in_family(client)["persons"][0]["atena_no"]
-    refused(client, engine, {"type": "death", "event_date": days(1), "atena_no": taro}, 422, "future_event_date")
+    refused(
+        client, engine, {"type": "death", "event_date": days(1), "atena_no": taro}, 422, "future_event_date"
+    )
 
 
 def test_same_my_number_twice_is_refused(client: TestClient, engine: Engine) -> None:
     move_in_family(client)
-    refused(client, engine, with_person(my_number="621498320257"), 409, "my_number_in_use", "persons[0].my_number")
+    refused(
+        client, engine, with_person(my_number="621498320257"), 409, "my_number_in_use", "persons[0].my_number"
+    )
 
 
 def test_juminhyo_code_check_digit_mismatch_is_a_warning(client: TestClient) -> None:
@@ -131,17 +170,23 @@ def test_juminhyo_code_check_digit_mismatch_is_a_warning(client: TestClient) -> 
 def test_irregular_birth_dates_are_stored_with_their_text(client: TestClient) -> None:
     event = post(
         client,
-        move_in(persons=[
-            person("佐藤", "一", ("サトウ", "ハジメ"), "平成2年2月29日", "male", "世帯主"),
-            person("佐藤", "トメ", ("サトウ", "トメ"), {"text": "明治45年7月30日"}, "female", "母"),
-            person("佐藤", "不詳", ("サトウ", "フショウ"), {"text": "昭和20年頃"}, "female", "同居人"),
-            person("佐藤", "全", ("サトウ", "ゼン"), {"text": "年月日不詳", "sort_date": "1950-01-01"}, "male", "同居人"),
-        ]),
+        move_in(
+            persons=[
+                person("佐藤", "一", ("サトウ", "ハジメ"), "平成2年2月29日", "male", "世帯主"),
+                person("佐藤", "トメ", ("サトウ", "トメ"), {"text": "明治45年7月30日"}, "female", "母"),
+                person("佐藤", "不詳", ("サトウ", "フショウ"), {"text": "昭和20年頃"}, "female", "同居人"),
+                person(
+                    "佐藤",
+                    "全",
+                    ("サトウ", "ゼン"),
+                    {"text": "年月日不詳", "sort_date": "1950-01-01"},
+                    "male",
+                    "同居人",
+                ),
+            ]
+        ),
     )
-    records = [
-        row["current"] for row in
-        (post_get(client, p["atena_no"]) for p in event["persons"])
-    ]
+    records = [row["current"] for row in (post_get(client, p["atena_no"]) for p in event["persons"])]
     assert records[0]["birth_date"] == {"value": "1990-02-28", "display": "平成2年2月29日", "irregular": True}
     assert records[1]["birth_date"]["value"] == "1912-07-30"
     assert records[2]["birth_date"] == {"value": "1945-01-01", "display": "昭和20年頃", "irregular": True}
@@ -168,12 +213,35 @@ def test_another_towns_ids_answer_like_missing_ones(client: TestClient, engine: 
         assert client.get(url).status_code == 404
     found = client.get(f"{OTHER}/residents", params={"atena_no": atena}).json()
     assert found["items"] == []
-    refused(client, engine, {"type": "death", "event_date": days(0), "atena_no": atena}, 404, "not_found",
-            url=f"{OTHER}/events")
-    refused(client, engine, {"type": "relocation", "event_date": days(0), "household_no": household_no,
-                             "address": {"area": "港町", "number": "1番"}}, 404, "not_found", url=f"{OTHER}/events")
-    refused(client, engine, {"type": "cancellation", "event_date": days(0), "cancels_event_no": event_no,
-                             "reason_detail": "x"}, 404, "not_found", url=f"{OTHER}/events")
+    refused(
+        client,
+        engine,
+        {"type": "death", "event_date": days(0), "atena_no": atena},
+        404,
+        "not_found",
+        url=f"{OTHER}/events",
+    )
+    refused(
+        client,
+        engine,
+        {
+            "type": "relocation",
+            "event_date": days(0),
+            "household_no": household_no,
+            "address": {"area": "港町", "number": "1番"},
+        },
+        404,
+        "not_found",
+        url=f"{OTHER}/events",
+    )
+    refused(
+        client,
+        engine,
+        {"type": "cancellation", "event_date": days(0), "cancels_event_no": event_no, "reason_detail": "x"},
+        404,
+        "not_found",
+        url=f"{OTHER}/events",
+    )
     # An unknown or malformed municipality code answers the same way.
     for code in ("999999", "abc"):
         assert client.get(f"/api/v1/municipalities/{code}/residents/{atena}").status_code == 404

@@ -17,15 +17,31 @@ def family(client: TestClient) -> tuple[str, str, str, str]:
 
 
 def split(household_no: str, members: list[dict[str, str]]) -> dict[str, Any]:
-    return {"type": "household_split", "event_date": days(-1), "household_no": household_no, "members": members}
+    return {
+        "type": "household_split",
+        "event_date": days(-1),
+        "household_no": household_no,
+        "members": members,
+    }
 
 
 def test_split_then_merge_back(client: TestClient, engine: Engine) -> None:
     taro, hanako, ichiro, household_no = family(client)
     # The head cannot leave two members behind without a head.
-    refused(client, engine, split(household_no, [{"atena_no": taro, "relationship": "世帯主"}]), 409,
-            "household_head_change_required")
-    refused(client, engine, split(household_no, [{"atena_no": ichiro, "relationship": "子"}]), 422, "exactly_one_head")
+    refused(
+        client,
+        engine,
+        split(household_no, [{"atena_no": taro, "relationship": "世帯主"}]),
+        409,
+        "household_head_change_required",
+    )
+    refused(
+        client,
+        engine,
+        split(household_no, [{"atena_no": ichiro, "relationship": "子"}]),
+        422,
+        "exactly_one_head",
+    )
     event = post(client, split(household_no, [{"atena_no": ichiro, "relationship": "世帯主"}]))
     new_household = resident(client, ichiro)["current"]["household_no"]
     assert new_household != household_no
@@ -111,7 +127,12 @@ def test_ex_officio_entry_and_removal(client: TestClient, engine: Engine) -> Non
     minoru = entry["persons"][0]["atena_no"]
     removal = post(
         client,
-        {"type": "ex_officio_removal", "event_date": days(0), "atena_no": minoru, "reason_detail": "居住実態なし"},
+        {
+            "type": "ex_officio_removal",
+            "event_date": days(0),
+            "atena_no": minoru,
+            "reason_detail": "居住実態なし",
+        },
     )
     assert removal["category"] == "消除"
     current = resident(client, minoru)["current"]
@@ -142,7 +163,13 @@ def test_overseas_move_in_of_a_foreign_resident(client: TestClient, engine: Engi
         "address": {"area": "港町", "number": "1番2号"},
         "persons": [foreigner],
     }
-    refused(client, engine, {**body, "persons": [{**foreigner, "honseki": "東京都"}]}, 422, "honseki_not_for_foreign")
+    refused(
+        client,
+        engine,
+        {**body, "persons": [{**foreigner, "honseki": "東京都"}]},
+        422,
+        "honseki_not_for_foreign",
+    )
     event = post(client, body)
     assert event["reason"] == "国外転入等"
     current = resident(client, event["persons"][0]["atena_no"])["current"]

@@ -54,7 +54,9 @@ def _birth_date(value: str | None, eras: tuple[Era, ...]) -> dt.date | None:
 def search_residents(
     lg_code: str,
     request: Request,
-    kana: Annotated[str | None, Query(max_length=100, description="フリガナ (清濁・小書き・長音を区別しない)")] = None,
+    kana: Annotated[
+        str | None, Query(max_length=100, description="フリガナ (清濁・小書き・長音を区別しない)")
+    ] = None,
     name: Annotated[str | None, Query(max_length=100, description="漢字氏名")] = None,
     birth_date: Annotated[str | None, Query(max_length=30, description="生年月日 (西暦または和暦)")] = None,
     address: Annotated[str | None, Query(max_length=200, description="住所 (町字から)")] = None,

@@ -3,7 +3,8 @@
 History follows the mandated model (標準仕様 j200): one :class:`PersonRecord` per (宛名番号, 履歴番号) holding
 *all* 住民票 items, household items copied per person; the current state is the highest 履歴番号, marked by
 ``is_current`` so searches touch one row per person. Snapshot contents never change after insert; only the
-``is_current`` marker moves to the newest row. 除票 are records whose 住民状態 is not 住民; nothing is deleted.
+``is_current`` marker moves to the newest row. 除票 are records whose 住民状態 is not 住民; nothing is
+deleted.
 """
 
 from __future__ import annotations
@@ -136,7 +137,9 @@ class EventPerson(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["lg_code", "event_no"], ["registry_event.lg_code", "registry_event.event_no"]),
-        ForeignKeyConstraint(["lg_code", "atena_no"], ["registry_person.lg_code", "registry_person.atena_no"]),
+        ForeignKeyConstraint(
+            ["lg_code", "atena_no"], ["registry_person.lg_code", "registry_person.atena_no"]
+        ),
         Index("ix_registry_event_person_atena", "lg_code", "atena_no", "event_no"),
     )
 
@@ -232,7 +235,9 @@ class PersonRecord(Base):
     move_out_destination: Mapped[str | None] = mapped_column(String(400))
 
     __table_args__ = (
-        ForeignKeyConstraint(["lg_code", "atena_no"], ["registry_person.lg_code", "registry_person.atena_no"]),
+        ForeignKeyConstraint(
+            ["lg_code", "atena_no"], ["registry_person.lg_code", "registry_person.atena_no"]
+        ),
         ForeignKeyConstraint(["lg_code", "event_no"], ["registry_event.lg_code", "registry_event.event_no"]),
         ForeignKeyConstraint(
             ["lg_code", "household_no"], ["registry_household.lg_code", "registry_household.household_no"]

@@ -81,7 +81,7 @@ def _match(column: InstrumentedAttribute[str], key: str, mode: MatchMode) -> Col
     return column.like(f"%{escaped}%", escape="\\")
 
 
-def _search_statement(tenant: Tenant, criteria: SearchCriteria) -> Select[tuple[PersonRecord]]:
+def _search_statement(tenant: Tenant, criteria: SearchCriteria) -> Select[PersonRecord]:
     rec = PersonRecord
     stmt = select(rec).where(rec.lg_code == tenant.lg_code, rec.is_current.is_(True))
     if criteria.status is StatusFilter.RESIDENT:

@@ -177,8 +177,14 @@ def event_out(event: Event, eras: tuple[Era, ...], persons: list[EventPerson] | 
         details=event.details,
         persons=None
         if persons is None
-        else [EventPersonOut(atena_no=p.atena_no, history_no_before=p.history_no_before,
-                             history_no_after=p.history_no_after) for p in persons],
+        else [
+            EventPersonOut(
+                atena_no=p.atena_no,
+                history_no_before=p.history_no_before,
+                history_no_after=p.history_no_after,
+            )
+            for p in persons
+        ],
     )
 
 

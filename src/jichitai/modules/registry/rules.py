@@ -63,7 +63,9 @@ def check_event_dates(
         raise InvalidInput("future_notified_on", "届出日に未来の日付は指定できません。", "notified_on")
     if event_type in {"domestic_move_in", "overseas_move_in"} and notified_on and notified_on < event_date:
         # 転入届 is filed only after moving in (法22条).
-        raise InvalidInput("notified_before_move_in", "転入届は転入した日以降に届け出るものです。", "notified_on")
+        raise InvalidInput(
+            "notified_before_move_in", "転入届は転入した日以降に届け出るものです。", "notified_on"
+        )
 
 
 def check_birth_before(event_date: dt.date, birth_date: dt.date, field: str) -> None:

@@ -21,9 +21,11 @@ class Strict(BaseModel):
 
 
 class IrregularDate(Strict):
-    """A date as written on the 戸籍 when it is not a plain calendar date (不詳, 29 Feb of a non-leap year)."""
+    """A date as written on the 戸籍 when not a plain calendar date (不詳, 29 Feb of a non-leap year)."""
 
-    text: str = Field(min_length=1, max_length=72, description="表示用の日付 (例: 昭和20年頃, 平成2年2月29日)")
+    text: str = Field(
+        min_length=1, max_length=72, description="表示用の日付 (例: 昭和20年頃, 平成2年2月29日)"
+    )
     sort_date: str | None = Field(
         default=None, description="並べ替え用の日付 (ISO)。年月日不詳など、本文から導けない場合に必須"
     )
@@ -56,7 +58,9 @@ class ForeignItems(Strict):
     period_of_stay: str | None = Field(default=None, max_length=30, description="在留期間")
     stay_expires_on: PlainDate | None = Field(default=None, description="在留期間の満了の日 (西暦)")
     residence_card_no: str | None = Field(
-        default=None, pattern=r"^[A-Z]{2}[0-9]{8}[A-Z]{2}$", description="在留カード番号 / 特別永住者証明書番号"
+        default=None,
+        pattern=r"^[A-Z]{2}[0-9]{8}[A-Z]{2}$",
+        description="在留カード番号 / 特別永住者証明書番号",
     )
     alias_name: str | None = Field(default=None, max_length=100, description="通称")
     alias_kana: str | None = Field(default=None, max_length=100)
@@ -79,7 +83,9 @@ class PersonInput(Strict):
     birth_date: DateInput
     sex: Sex
     relationship: str = Field(min_length=1, max_length=20, description="続柄 (世帯主との続柄)")
-    juminhyo_code: str | None = Field(default=None, description="住民票コード (転出証明書の記載)。省略時は新規付番")
+    juminhyo_code: str | None = Field(
+        default=None, description="住民票コード (転出証明書の記載)。省略時は新規付番"
+    )
     my_number: str | None = Field(default=None, description="個人番号 (12桁)")
     honseki: str | None = Field(default=None, max_length=200, description="本籍")
     honseki_head: str | None = Field(default=None, max_length=100, description="筆頭者")

@@ -157,7 +157,9 @@ def _as_members(records: Sequence[PersonRecord]) -> list[rules.Member]:
 def _new_household(ctx: EventContext) -> str:
     seq = next_numbers(ctx.session, ctx.tenant, "household")[0]
     household_no = make_atena_number(seq)
-    ctx.session.add(Household(lg_code=ctx.tenant.lg_code, household_no=household_no, created_event_no=ctx.event_no))
+    ctx.session.add(
+        Household(lg_code=ctx.tenant.lg_code, household_no=household_no, created_event_no=ctx.event_no)
+    )
     ctx.session.flush()
     return household_no
 
@@ -243,7 +245,9 @@ def _person_values(ctx: EventContext, pin: schemas.PersonInput, path: str) -> di
         residence_card_no=foreign.residence_card_no,
         alias_name=foreign.alias_name,
         alias_kana=foreign.alias_kana,
-        foreign_resident_since=ctx.plain_date(foreign.foreign_resident_since, f"{path}.foreign.foreign_resident_since")
+        foreign_resident_since=ctx.plain_date(
+            foreign.foreign_resident_since, f"{path}.foreign.foreign_resident_since"
+        )
         or ctx.event_date.value,
     )
     return values
@@ -262,7 +266,9 @@ def _enter(
     """Create a person (宛名番号) and its first snapshot."""
     atena_no = make_atena_number(next_numbers(ctx.session, ctx.tenant, "atena")[0])
     ctx.session.add(
-        Person(lg_code=ctx.tenant.lg_code, atena_no=atena_no, current_history_no=1, created_event_no=ctx.event_no)
+        Person(
+            lg_code=ctx.tenant.lg_code, atena_no=atena_no, current_history_no=1, created_event_no=ctx.event_no
+        )
     )
     ctx.session.flush()
     record = first_snapshot(
@@ -295,7 +301,9 @@ def _enter_group(
     path: str,
 ) -> list[PersonRecord]:
     """Enter persons as a new household (exactly one 世帯主) or into an existing one (no new head)."""
-    labels = {str(i): _relationship(p.relationship, f"{path}[{i}].relationship") for i, p in enumerate(persons)}
+    labels = {
+        str(i): _relationship(p.relationship, f"{path}[{i}].relationship") for i, p in enumerate(persons)
+    }
     values = [_person_values(ctx, p, f"{path}[{i}]") for i, p in enumerate(persons)]
     if household_no is None:
         head_index = int(rules.check_household_relationships(labels, f"{path}.relationship"))
@@ -305,7 +313,9 @@ def _enter_group(
     else:
         members = _members(ctx, household_no, "household_no")
         if any(label == rules.HEAD for label in labels.values()):
-            raise InvalidInput("household_has_head", "既存の世帯には世帯主がいます。続柄を確認してください。", path)
+            raise InvalidInput(
+                "household_has_head", "既存の世帯には世帯主がいます。続柄を確認してください。", path
+            )
         if not address.same_place(_head(members)):
             raise InvalidInput("address_mismatch", "世帯の住所と異なります。", "address")
         head_name = _head(members).full_name()
@@ -342,18 +352,25 @@ def _leave(
     decision = rules.after_departure(_as_members(members), [r.atena_no for r in leaving])
     for record in leaving:
         ctx.write(record, next_snapshot(record, ctx.event_no, **changes))
+    _promote(ctx, members, decision)
+
+
+def _promote(ctx: EventContext, members: Sequence[PersonRecord], decision: rules.HeadDecision) -> None:
+    """The one member left behind by the head becomes 世帯主 ex officio, in the same event (j490)."""
     if decision.new_head is not None:
         heir = next(m for m in members if m.atena_no == decision.new_head)
-        ctx.write(heir, next_snapshot(heir, ctx.event_no, relationship=rules.HEAD, head_name=heir.full_name()))
+        ctx.write(
+            heir, next_snapshot(heir, ctx.event_no, relationship=rules.HEAD, head_name=heir.full_name())
+        )
 
 
-def _assign(
-    ctx: EventContext, changes: Sequence[schemas.RelationshipChange], path: str = "members"
-) -> dict[str, str]:
+def _assign(changes: Sequence[schemas.RelationshipChange], path: str = "members") -> dict[str, str]:
     labels: dict[str, str] = {}
     for i, change in enumerate(changes):
         if change.atena_no in labels:
-            raise InvalidInput("duplicate_person", "同じ方が複数回指定されています。", f"{path}[{i}].atena_no")
+            raise InvalidInput(
+                "duplicate_person", "同じ方が複数回指定されています。", f"{path}[{i}].atena_no"
+            )
         labels[change.atena_no] = _relationship(change.relationship, f"{path}[{i}].relationship")
     return labels
 
@@ -364,12 +381,18 @@ def _subset(
     by_no = {m.atena_no: m for m in members}
     for i, atena_no in enumerate(labels):
         if atena_no not in by_no:
-            raise InvalidInput("not_a_member", "指定の方はこの世帯の世帯員ではありません。", f"{path}[{i}].atena_no")
+            raise InvalidInput(
+                "not_a_member", "指定の方はこの世帯の世帯員ではありません。", f"{path}[{i}].atena_no"
+            )
     return [by_no[a] for a in labels]
 
 
 def _join(
-    ctx: EventContext, moving: Sequence[PersonRecord], labels: dict[str, str], household_no: str, head_name: str
+    ctx: EventContext,
+    moving: Sequence[PersonRecord],
+    labels: dict[str, str],
+    household_no: str,
+    head_name: str,
 ) -> None:
     for record in moving:
         ctx.write(
@@ -415,7 +438,9 @@ def _birth(ctx: EventContext, body: schemas.Birth) -> None:
     head = _head(members)
     label = _relationship(body.child.relationship, "child.relationship")
     if label == rules.HEAD:
-        raise InvalidInput("household_has_head", "既存の世帯には世帯主がいます。続柄を確認してください。", "child")
+        raise InvalidInput(
+            "household_has_head", "既存の世帯には世帯主がいます。続柄を確認してください。", "child"
+        )
     values = _person_values(ctx, body.child, "child")
     if values["birth_date"] != ctx.event_date.value:
         raise InvalidInput("birth_date_mismatch", "出生の異動日は生年月日と同じ日です。", "child.birth_date")
@@ -472,20 +497,32 @@ def _move_out(ctx: EventContext, body: schemas.MoveOut) -> None:
 def _death(ctx: EventContext, body: schemas.Death) -> None:
     record = _resident(ctx, body.atena_no, "atena_no")
     members = _members(ctx, record.household_no, "atena_no")
-    _leave(ctx, [record], members, status=ResidentStatus.DECEASED, removal_reason="死亡", removed_on=ctx.event_date.value)
+    _leave(
+        ctx,
+        [record],
+        members,
+        status=ResidentStatus.DECEASED,
+        removal_reason="死亡",
+        removed_on=ctx.event_date.value,
+    )
 
 
 def _ex_officio_removal(ctx: EventContext, body: schemas.ExOfficioRemoval) -> None:
     record = _resident(ctx, body.atena_no, "atena_no")
     members = _members(ctx, record.household_no, "atena_no")
     _leave(
-        ctx, [record], members, status=ResidentStatus.REMOVED, removal_reason="職権消除", removed_on=ctx.event_date.value
+        ctx,
+        [record],
+        members,
+        status=ResidentStatus.REMOVED,
+        removal_reason="職権消除",
+        removed_on=ctx.event_date.value,
     )
 
 
 def _household_split(ctx: EventContext, body: schemas.HouseholdSplit) -> None:
     members = _members(ctx, body.household_no, "household_no")
-    labels = _assign(ctx, body.members)
+    labels = _assign(body.members)
     moving = _subset(members, labels)
     if len(moving) == len(members):
         raise InvalidInput("split_all_members", "世帯員全員を分離することはできません。", "members")
@@ -494,9 +531,7 @@ def _household_split(ctx: EventContext, body: schemas.HouseholdSplit) -> None:
     household_no = _new_household(ctx)
     head_name = next(m for m in moving if m.atena_no == new_head).full_name()
     _join(ctx, moving, labels, household_no, head_name)
-    if decision.new_head is not None:
-        heir = next(m for m in members if m.atena_no == decision.new_head)
-        ctx.write(heir, next_snapshot(heir, ctx.event_no, relationship=rules.HEAD, head_name=heir.full_name()))
+    _promote(ctx, members, decision)
 
 
 def _same_place(a: PersonRecord, b: PersonRecord) -> bool:
@@ -512,19 +547,29 @@ def _household_merge(ctx: EventContext, body: schemas.HouseholdMerge) -> None:
         raise InvalidInput("same_household", "同じ世帯は合併できません。", "merged_household_no")
     target = _members(ctx, body.household_no, "household_no")
     merged = _members(ctx, body.merged_household_no, "merged_household_no")
-    labels = _assign(ctx, body.members)
+    labels = _assign(body.members)
     if set(labels) != {m.atena_no for m in merged}:
-        raise InvalidInput("members_incomplete", "合併される世帯の世帯員全員の続柄を指定してください。", "members")
+        raise InvalidInput(
+            "members_incomplete", "合併される世帯の世帯員全員の続柄を指定してください。", "members"
+        )
     _check_joining(labels, target, merged)
     _join(ctx, merged, labels, body.household_no, _head(target).full_name())
 
 
-def _check_joining(labels: dict[str, str], target: Sequence[PersonRecord], moving: Sequence[PersonRecord]) -> None:
+def _check_joining(
+    labels: dict[str, str], target: Sequence[PersonRecord], moving: Sequence[PersonRecord]
+) -> None:
     if any(label == rules.HEAD for label in labels.values()):
-        raise InvalidInput("household_has_head", "移る先の世帯には世帯主がいます。続柄を確認してください。", "members")
+        raise InvalidInput(
+            "household_has_head", "移る先の世帯には世帯主がいます。続柄を確認してください。", "members"
+        )
     if not _same_place(_head(target), moving[0]):
         # 世帯変更 never changes an address in the same event (j720): that is a 転居.
-        raise InvalidInput("address_mismatch", "住所の異なる世帯との世帯変更はできません。先に転居を届け出てください。", "members")
+        raise InvalidInput(
+            "address_mismatch",
+            "住所の異なる世帯との世帯変更はできません。先に転居を届け出てください。",
+            "members",
+        )
 
 
 def _household_change(ctx: EventContext, body: schemas.HouseholdTransfer) -> None:
@@ -532,19 +577,17 @@ def _household_change(ctx: EventContext, body: schemas.HouseholdTransfer) -> Non
         raise InvalidInput("same_household", "移動元と移動先が同じ世帯です。", "to_household_no")
     source = _members(ctx, body.from_household_no, "from_household_no")
     target = _members(ctx, body.to_household_no, "to_household_no")
-    labels = _assign(ctx, body.members)
+    labels = _assign(body.members)
     moving = _subset(source, labels)
     _check_joining(labels, target, moving)
     decision = rules.after_departure(_as_members(source), labels)
     _join(ctx, moving, labels, body.to_household_no, _head(target).full_name())
-    if decision.new_head is not None:
-        heir = next(m for m in source if m.atena_no == decision.new_head)
-        ctx.write(heir, next_snapshot(heir, ctx.event_no, relationship=rules.HEAD, head_name=heir.full_name()))
+    _promote(ctx, source, decision)
 
 
 def _head_change(ctx: EventContext, body: schemas.HeadChange) -> None:
     members = _members(ctx, body.household_no, "household_no")
-    labels = _assign(ctx, body.members)
+    labels = _assign(body.members)
     if set(labels) != {m.atena_no for m in members}:
         raise InvalidInput("members_incomplete", "世帯員全員の新しい続柄を指定してください。", "members")
     new_head = rules.check_household_relationships(labels)
@@ -573,7 +616,9 @@ def _ex_officio_correction(ctx: EventContext, body: schemas.ExOfficioCorrection)
         else:
             changes[name] = value
     if record.kind is ResidentKind.FOREIGN and (changes.get("honseki") or changes.get("honseki_head")):
-        raise InvalidInput("honseki_not_for_foreign", "外国人住民に本籍は記載しません。", "corrections.honseki")
+        raise InvalidInput(
+            "honseki_not_for_foreign", "外国人住民に本籍は記載しません。", "corrections.honseki"
+        )
     changes = {k: v for k, v in changes.items() if getattr(record, k) != v}
     if not changes:
         raise InvalidInput("no_changes", "修正する項目がありません。", "corrections")

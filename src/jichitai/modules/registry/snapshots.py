@@ -27,7 +27,9 @@ def refresh_keys(record: PersonRecord) -> None:
     record.kana_key = full
     record.given_kana_key = given
     record.name_key = text_key(f"{record.family_name}{record.given_name}" or (record.name_roman or ""))
-    record.address_key = text_key(f"{record.address_area}{record.address_number}{record.address_building or ''}")
+    record.address_key = text_key(
+        f"{record.address_area}{record.address_number}{record.address_building or ''}"
+    )
 
 
 def next_snapshot(previous: PersonRecord, event_no: int, **changes: Any) -> PersonRecord:
@@ -89,11 +91,11 @@ def full_address(town: str, record: PersonRecord) -> str:
     return record.full_address(town)
 
 
-def first_snapshot(
-    *, lg_code: str, atena_no: str, event_no: int, values: dict[str, Any]
-) -> PersonRecord:
+def first_snapshot(*, lg_code: str, atena_no: str, event_no: int, values: dict[str, Any]) -> PersonRecord:
     """履歴番号 1 of a person entering the register."""
-    record = PersonRecord(lg_code=lg_code, atena_no=atena_no, history_no=1, is_current=True, event_no=event_no)
+    record = PersonRecord(
+        lg_code=lg_code, atena_no=atena_no, history_no=1, is_current=True, event_no=event_no
+    )
     for name, value in values.items():
         setattr(record, name, value)
     refresh_keys(record)

@@ -51,7 +51,7 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def _field_path(loc: tuple[int | str, ...], body: Any) -> str | None:
-    parts = [p for p in loc[1:]] if loc and loc[0] in {"body", "query", "path", "header"} else list(loc)
+    parts = list(loc[1:]) if loc and loc[0] in {"body", "query", "path", "header"} else list(loc)
     # A discriminated union puts the tag (the body's "type") first in the location; it is not a field.
     if parts and isinstance(body, dict) and parts[0] == body.get("type"):
         parts = parts[1:]
@@ -71,7 +71,9 @@ async def _validation(_request: Request, exc: RequestValidationError) -> JSONRes
         return JSONResponse(error_body("malformed_json", "JSON の形式が正しくありません。"), status_code=400)
     loc = tuple(first.get("loc", ()))
     if loc == ("body",) and kind in {"missing", "model_attributes_type", "dict_type"}:
-        return JSONResponse(error_body("malformed_json", "JSON オブジェクトを送信してください。"), status_code=400)
+        return JSONResponse(
+            error_body("malformed_json", "JSON オブジェクトを送信してください。"), status_code=400
+        )
     message = _VALIDATION_MESSAGES.get(kind, "入力内容が正しくありません。")
     return JSONResponse(error_body(f"invalid_{kind}", message, _field_path(loc, exc.body)), status_code=422)
 
@@ -81,7 +83,10 @@ async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
 
 
 async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    codes = {404: ("not_found", "対象が見つかりません。"), 405: ("method_not_allowed", "この操作はできません。")}
+    codes = {
+        404: ("not_found", "対象が見つかりません。"),
+        405: ("method_not_allowed", "この操作はできません。"),
+    }
     code, message = codes.get(exc.status_code, ("http_error", "要求を処理できません。"))
     return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
@@ -89,7 +94,8 @@ async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
 async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
     log.warning("integrity error: %s", exc.orig)
     return JSONResponse(
-        error_body("conflict", "同時に行われた別の処理と競合しました。もう一度お試しください。"), status_code=409
+        error_body("conflict", "同時に行われた別の処理と競合しました。もう一度お試しください。"),
+        status_code=409,
     )
 
 

@@ -26,9 +26,12 @@ def readyz(request: Request) -> JSONResponse | dict[str, str]:
         with engine.connect() as conn:
             current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one_or_none()
     except Exception:  # any database failure means "not ready"
-        return JSONResponse(error_body("database_unavailable", "データベースに接続できません。"), status_code=503)
+        return JSONResponse(
+            error_body("database_unavailable", "データベースに接続できません。"), status_code=503
+        )
     if current != expected:
         return JSONResponse(
-            error_body("schema_outdated", "データベースの更新 (jichitai db upgrade) が必要です。"), status_code=503
+            error_body("schema_outdated", "データベースの更新 (jichitai db upgrade) が必要です。"),
+            status_code=503,
         )
     return {"status": "ready", "schema": current}

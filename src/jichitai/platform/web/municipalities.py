@@ -32,7 +32,9 @@ class MunicipalityIn(BaseModel):
     name: str = Field(min_length=1, max_length=50, description="名称 (例: 大槌町)")
     name_kana: str = Field(min_length=1, max_length=100)
     prefecture: str = Field(min_length=2, max_length=10, description="都道府県名 (例: 岩手県)")
-    settings: dict[str, Any] = Field(default_factory=dict, description="市区町村ごとの設定 (首長名、手数料など)")
+    settings: dict[str, Any] = Field(
+        default_factory=dict, description="市区町村ごとの設定 (首長名、手数料など)"
+    )
     effective_from: dt.date | None = Field(default=None, description="設定の適用開始日")
 
 
