@@ -182,6 +182,11 @@ def ratio(a: float, b: float) -> float:
     return a / b if b else math.nan
 
 
+def machine() -> dict[str, Any]:
+    """CPU count and 1-minute load average, printed with each result (other load skews the figures)."""
+    return {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}
+
+
 def emit(result: dict[str, Any]) -> None:
     """Print the result as one JSON line (rounded floats)."""
     rounded = {k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}

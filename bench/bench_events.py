@@ -41,6 +41,7 @@ from _common import (
     create_town,
     emit,
     fresh_database,
+    machine,
     open_engine,
     p50_p99_ms,
     ratio,
@@ -344,6 +345,7 @@ def main() -> None:
         file=sys.stderr,
     )
 
+    load_before = machine()
     port = _free_port()
     server = _start_server(url, port)
     try:
@@ -386,6 +388,7 @@ def main() -> None:
             "errors": len(errors),
             "pgbench_tps": tps,
             "ratio_events_to_pgbench_tps": ratio(events_per_second, tps),
+            **load_before,
         }
     )
 

@@ -78,3 +78,25 @@ def test_openapi_describes_every_event_type(client: TestClient) -> None:
         "Cancellation",
     ):
         assert name in schemas
+
+
+def test_text_that_cannot_be_stored_is_refused(client: TestClient) -> None:
+    base = "/api/v1/municipalities/034614"
+    for response in (
+        client.get(f"{base}/residents", params={"kana": "ヤ\x00マ"}),
+        client.post(
+            f"{base}/events",
+            content=b'{"type": "death", "atena_no": "a\\u0000"}',
+            headers={"content-type": "application/json"},
+        ),
+        client.post(
+            f"{base}/events",
+            content=b'{"type": "death", "atena_no": "\\ud800"}',
+            headers={"content-type": "application/json"},
+        ),
+    ):
+        assert (response.status_code, response.json()["error"]["code"]) == (422, "invalid_characters")
+    big = client.post(
+        f"{base}/events", content=b"[" + b"1," * 600_000 + b"1]", headers={"content-type": "application/json"}
+    )
+    assert (big.status_code, big.json()["error"]["code"]) == (413, "payload_too_large")

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jichitai.platform.errors import DomainError
@@ -99,6 +99,12 @@ async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
     )
 
 
+async def _data(_request: Request, exc: DataError) -> JSONResponse:
+    # A value the database cannot hold that slipped past validation; the transaction was rolled back.
+    log.warning("data error: %s", exc.orig)
+    return JSONResponse(error_body("invalid_value", "保存できない値が含まれています。"), status_code=422)
+
+
 async def _operational(_request: Request, exc: OperationalError) -> JSONResponse:
     log.error("database unavailable: %s", exc.orig)
     return JSONResponse(
@@ -118,5 +124,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]
+    app.add_exception_handler(DataError, _data)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _operational)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

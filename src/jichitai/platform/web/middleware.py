@@ -1,15 +1,19 @@
-"""Request ids and access logs as pure ASGI middleware (no buffering of bodies)."""
+"""Pure ASGI middleware: request ids and access logs, and the input guard in front of every handler."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
+from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jichitai.platform.logging import request_id_var
+from jichitai.platform.web.errors import error_body
 
 log = logging.getLogger("jichitai.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -52,3 +56,88 @@ class RequestIdMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+
+MAX_BODY = 1024 * 1024
+"""Largest request body accepted; registry requests are a few kilobytes."""
+
+
+def _bad_text(value: Any) -> bool:
+    """NUL and lone surrogates cannot be stored (PostgreSQL refuses NUL, UTF-8 has no surrogates)."""
+    if isinstance(value, str):
+        return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_bad_text(k) or _bad_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_bad_text(v) for v in value)
+    return False
+
+
+class InputGuardMiddleware:
+    """Refuse, before any handler runs, input that no database could store: oversized bodies and characters
+    that are not text (NUL, lone surrogates) anywhere in the path, query or JSON body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        if _bad_text(scope["path"]) or any(_bad_text(k) or _bad_text(v) for k, v in query):
+            await _refuse(
+                send, 422, "invalid_characters", "使用できない文字 (制御文字など) が含まれています。"
+            )
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # disconnect: let the app see it as usual
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY:
+                await _refuse(send, 413, "payload_too_large", "送信データが大きすぎます。")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None  # the app answers malformed_json itself
+            if _bad_text(parsed):
+                await _refuse(
+                    send, 422, "invalid_characters", "使用できない文字 (制御文字など) が含まれています。"
+                )
+                return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    payload = json.dumps(error_body(code, message), ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
