@@ -14,7 +14,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, select, update
+from sqlalchemy import JSON, ForeignKey, String, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
@@ -112,20 +114,21 @@ def settings_on(session: Session, tenant: Tenant, on: dt.date) -> dict[str, Any]
 def next_numbers(session: Session, tenant: Tenant, name: str, count: int = 1) -> range:
     """Reserve ``count`` consecutive numbers of a per-tenant counter inside the caller's transaction.
 
-    The UPDATE takes the row lock, so concurrent writers of one tenant serialise here and numbers never
-    repeat; a rolled-back transaction gives its numbers back.
+    One upsert both creates the counter on first use and takes its row lock, so concurrent writers of one
+    tenant serialise here and numbers never repeat; a rolled-back transaction gives its numbers back.
     """
-    stmt = (
-        update(TenantSequence)
-        .where(TenantSequence.lg_code == tenant.lg_code, TenantSequence.name == name)
-        .values(last_value=TenantSequence.last_value + count)
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    upsert = (
+        insert(TenantSequence)
+        .values(lg_code=tenant.lg_code, name=name, last_value=count)
+        .on_conflict_do_update(
+            index_elements=[TenantSequence.lg_code, TenantSequence.name],
+            set_={"last_value": TenantSequence.last_value + count},
+        )
         .returning(TenantSequence.last_value)
     )
-    last = session.execute(stmt).scalar_one_or_none()
-    if last is None:
-        session.add(TenantSequence(lg_code=tenant.lg_code, name=name, last_value=count))
-        session.flush()
-        last = count
+    last = session.execute(upsert).scalar_one()
     return range(last - count + 1, last + 1)
 
 

@@ -19,9 +19,9 @@ import bisect
 import datetime as dt
 import itertools
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from jichitai.modules.registry import rules
 from jichitai.modules.registry import synthetic_data as data
@@ -36,6 +36,7 @@ from jichitai.platform.jp import (
 __all__ = ["BATCH_PERSONS", "Batch", "Capacity", "capacity", "generate"]
 
 Row = dict[str, Any]
+_T = TypeVar("_T")
 
 BATCH_PERSONS = 5000
 """Persons per batch: large enough for fast bulk writes, small enough to keep memory flat at a million."""
@@ -195,7 +196,7 @@ def _kana_keys(family_kana: str, given_kana: str) -> tuple[str, str]:
     return keys
 
 
-def _pick[T](rng: random.Random, items: tuple[T, ...] | list[T], cum: tuple[float, ...]) -> T:
+def _pick(rng: random.Random, items: Sequence[_T], cum: tuple[float, ...]) -> _T:
     return items[min(bisect.bisect(cum, rng.random() * cum[-1]), len(items) - 1)]
 
 
@@ -236,8 +237,9 @@ class _Town:
                 break
         base = f"{rng.randint(20, 99):02d}{rng.randint(0, 9)}"
         areas = tuple(_Area(nm, f"{base}{rng.randint(0, 9)}{i:03d}") for i, nm in enumerate(names[:wanted], 1))
-        pref = prefecture or data.PREFECTURES[int(lg_code[:2])] if lg_code[:2].isdigit() else prefecture
-        return cls(lg_code, pref, town_name, areas)
+        if not prefecture and lg_code[:2].isdigit() and 0 < int(lg_code[:2]) < len(data.PREFECTURES):
+            prefecture = data.PREFECTURES[int(lg_code[:2])]
+        return cls(lg_code, prefecture, town_name, areas)
 
 
 @dataclass(frozen=True)
@@ -567,13 +569,15 @@ class _Generator:
         for m in members:
             m.birth = self.today - max(1, int(m.age * _YEAR))
 
-    def entry_date(self, members: list[_Member], earliest: int) -> int:
+    def entry_date(self, members: list[_Member], earliest: int, *, skew: bool = True) -> int:
         """The household's entry: after the head came of age and after every adult member was born."""
         lower = max(earliest, members[0].birth + int(18 * _YEAR))
         for m in members:
             if m.relationship not in ("子", "子の子"):
                 lower = max(lower, m.birth + 1)
         lower = min(lower, self.today)
+        if not skew:
+            return lower
         # Skewed towards the past: most households have lived in town for years.
         return lower + int((self.today - lower) * self.rng.random() ** 1.3)
 
@@ -585,17 +589,20 @@ class _Generator:
             members = [_Member(HEAD, "male" if rng.random() < 0.55 else "female", _AGES["worker"].draw(rng))]
         elif status.group == "special":
             members = _shape(rng, rng.choice((1, 1, 2, 2, 3)))
-            for m in members:
-                m.age = max(m.age, 18.5) if m.relationship == HEAD else m.age
         else:
             head, spouse = _couple(rng, "foreign_family")
             members = [head, spouse, *_children(rng, _mother_age([head, spouse]), rng.choice((0, 1, 1, 2, 2, 3)))]
         members = members[: max(1, remaining)]
         self.set_births(members)
         self.name_foreign(members, nat)
-        earliest = self.today - int(rng.uniform(0.5, 3.0) * _YEAR) if status.group == "single" else _FOREIGN_START
-        entry = self.entry_date(members, max(earliest, _FOREIGN_START))
-        if status.group == "special" or entry == _FOREIGN_START:
+        if status.group == "single":
+            entry = self.entry_date(members, self.today - int(rng.uniform(0.5, 3.0) * _YEAR))
+        elif rng.random() < (0.8 if status.group == "special" else 0.35):
+            # Already living here in 2012: entered ex officio when foreign residents joined the register.
+            entry = self.entry_date(members, _FOREIGN_START, skew=False)
+        else:
+            entry = self.entry_date(members, _FOREIGN_START)
+        if entry == _FOREIGN_START or status.group == "special":
             entry_type, previous = "ex_officio_entry", None
         elif rng.random() < 0.8:
             entry_type, previous = "overseas_move_in", nat.origin
@@ -630,7 +637,8 @@ class _Generator:
                 if m.relationship == HEAD:
                     if len(members) > 2:
                         continue
-                    start = max([start, *(o.birth + 1 for o in members)])
+                    # The member left behind becomes 世帯主: only once they are an adult.
+                    start = max([start, *(o.birth + int(18 * _YEAR) for o in members if o is not m)])
                 if start < self.today:
                     m.removal = (rng.randint(start, self.today), "death")
         heads_leaving = any(m.removal for m in members if m.relationship == HEAD)
@@ -657,13 +665,11 @@ class _Generator:
             timeline.append((plan.household_move_out, 3, 0, "move_out", []))
         timeline.sort(key=lambda t: t[:3])
         state = _HouseholdState(plan, household_no, plan.address)
+        self.batch.households.append(
+            {"lg_code": self.town.lg_code, "household_no": household_no, "created_event_no": self.event_no}
+        )
         for date, _order, _i, kind, who in timeline:
-            event_no = self.event(kind, date, plan)
-            if not self.batch.households or self.batch.households[-1]["household_no"] != household_no:
-                self.batch.households.append(
-                    {"lg_code": self.town.lg_code, "household_no": household_no, "created_event_no": event_no}
-                )
-            self.play(state, kind, date, event_no, who)
+            self.play(state, kind, date, self.event(kind, date, plan), who)
         return self.finish(plan.members)
 
     def event(self, kind: str, date: int, plan: _Plan) -> int:
@@ -701,10 +707,10 @@ class _Generator:
             new = state.plan.relocation[1]
             old_full = state.address.full(self.town)
             day = dt.date.fromordinal(date)
-            state.address = new
+            state.move(new)
             for m in state.present():
                 self.snapshot(
-                    m, event_no, **new.columns(), address_set_on=day, prior_address=old_full, notified_on=day
+                    m, event_no, **state.columns, address_set_on=day, prior_address=old_full, notified_on=day
                 )
         else:
             self.leave(state, kind, date, event_no, who or state.present())
@@ -770,7 +776,7 @@ class _Generator:
             "birth_date": dt.date.fromordinal(m.birth),
             "birth_date_text": None,
             "sex": m.sex,
-            **state.address.columns(),
+            **state.columns,
             "address_set_on": day,
             "address_set_on_text": None,
             "became_resident_on": day,
@@ -782,7 +788,7 @@ class _Generator:
             "honseki_head": m.honseki_head,
             "juminhyo_code": self.juminhyo_code(),
             "my_number": self.my_number(),
-            **self.foreign_items(plan.foreign, date),
+            **self.foreign_items(plan.foreign, m, date),
             "removal_reason": None,
             "removed_on": None,
             "move_out_destination": None,
@@ -794,10 +800,12 @@ class _Generator:
             {"lg_code": self.town.lg_code, "atena_no": m.atena_no, "current_history_no": 1, "created_event_no": event_no}
         )
 
-    def foreign_items(self, foreign: _Foreign | None, date: int) -> dict[str, Any]:
+    def foreign_items(self, foreign: _Foreign | None, m: _Member, date: int) -> dict[str, Any]:
         if foreign is None:
             return _NO_FOREIGN_ITEMS
         status = foreign.status
+        if status.residence_status == "技術・人文知識・国際業務" and m.relationship != HEAD:
+            status = data.DEPENDANT_STATUS
         expires = None
         if status.months:
             expires = dt.date.fromordinal(self.today + self.rng.randint(30, max(31, status.months * 30)))
@@ -863,9 +871,16 @@ class _HouseholdState:
     household_no: str
     address: _Address
     head_name: str = ""
+    columns: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.head_name = self.plan.members[0].full_name
+        self.columns = self.address.columns()
+
+    def move(self, address: _Address) -> None:
+        """転居: later entries (births) take the new address too."""
+        self.address = address
+        self.columns = address.columns()
 
     def present(self) -> list[_Member]:
         return [m for m in self.plan.members if m.present]
