@@ -494,30 +494,26 @@ def _move_out(ctx: EventContext, body: schemas.MoveOut) -> None:
     )
 
 
-def _death(ctx: EventContext, body: schemas.Death) -> None:
-    record = _resident(ctx, body.atena_no, "atena_no")
+def _remove_one(ctx: EventContext, atena_no: str, status: ResidentStatus) -> None:
+    """死亡 or 職権消除 of one resident: the record becomes a 除票 with the event's 事由 and date."""
+    record = _resident(ctx, atena_no, "atena_no")
     members = _members(ctx, record.household_no, "atena_no")
     _leave(
         ctx,
         [record],
         members,
-        status=ResidentStatus.DECEASED,
-        removal_reason="死亡",
+        status=status,
+        removal_reason=ctx.event.reason,
         removed_on=ctx.event_date.value,
     )
+
+
+def _death(ctx: EventContext, body: schemas.Death) -> None:
+    _remove_one(ctx, body.atena_no, ResidentStatus.DECEASED)
 
 
 def _ex_officio_removal(ctx: EventContext, body: schemas.ExOfficioRemoval) -> None:
-    record = _resident(ctx, body.atena_no, "atena_no")
-    members = _members(ctx, record.household_no, "atena_no")
-    _leave(
-        ctx,
-        [record],
-        members,
-        status=ResidentStatus.REMOVED,
-        removal_reason="職権消除",
-        removed_on=ctx.event_date.value,
-    )
+    _remove_one(ctx, body.atena_no, ResidentStatus.REMOVED)
 
 
 def _household_split(ctx: EventContext, body: schemas.HouseholdSplit) -> None:

@@ -127,30 +127,32 @@ class _AgeTable:
 def _alone(age: int) -> float:
     # Living alone peaks among students/young workers and among the very old (census 単独世帯 by age).
     if age < 25:
-        return 1.3
+        return 1.0
     if age < 35:
-        return 0.9
+        return 0.65
     if age < 60:
-        return 0.4
+        return 0.3
     if age < 75:
-        return 0.5
-    return 1.0
+        return 0.8
+    return 1.7
 
 
 def _couple_only(age: int) -> float:
     if age < 35:
-        return 0.35
+        return 0.2
     if age < 55:
-        return 0.12
+        return 0.08
     if age < 65:
-        return 0.6
-    return 1.0 if age < 85 else 0.5
+        return 0.5
+    if age < 75:
+        return 1.6
+    return 1.5 if age < 85 else 1.0
 
 
 _AGES = {
     "single": _AgeTable.make(18, 100, _alone),
     "couple": _AgeTable.make(22, 95, _couple_only),
-    "parents": _AgeTable.make(26, 58),
+    "parents": _AgeTable.make(28, 64, lambda a: 0.6 if a < 35 else 1.0),
     "single_parent": _AgeTable.make(24, 80, lambda a: 1.0 if a < 55 else 0.5),
     "middle": _AgeTable.make(30, 68),
     "senior": _AgeTable.make(55, 85),
@@ -232,11 +234,15 @@ class _Town:
         wanted = rng.randint(10, 20)
         names: list[str] = []
         for stem, chome in stems:
-            names.extend([stem] if chome == 0 else [f"{stem}{data.KANJI_NUMERALS[i]}丁目" for i in range(1, chome + 1)])
+            names.extend(
+                [stem] if chome == 0 else [f"{stem}{data.KANJI_NUMERALS[i]}丁目" for i in range(1, chome + 1)]
+            )
             if len(names) >= wanted:
                 break
         base = f"{rng.randint(20, 99):02d}{rng.randint(0, 9)}"
-        areas = tuple(_Area(nm, f"{base}{rng.randint(0, 9)}{i:03d}") for i, nm in enumerate(names[:wanted], 1))
+        areas = tuple(
+            _Area(nm, f"{base}{rng.randint(0, 9)}{i:03d}") for i, nm in enumerate(names[:wanted], 1)
+        )
         if not prefecture and lg_code[:2].isdigit() and 0 < int(lg_code[:2]) < len(data.PREFECTURES):
             prefecture = data.PREFECTURES[int(lg_code[:2])]
         return cls(lg_code, prefecture, town_name, areas)
@@ -300,7 +306,8 @@ def _spouse_age(rng: random.Random, head_age: float, head_sex: str) -> float:
 def _children(rng: random.Random, mother_age: float, count: int, label: str = "子") -> list[_Member]:
     """Children 20–45 years younger than their mother, a few years apart, youngest first."""
     oldest_possible = max(0.2, mother_age - 20.0)
-    age = rng.uniform(0.05, min(oldest_possible, 25.0))
+    # Skewed to older children: many adult children still live with their parents in Japan.
+    age = 0.05 + (min(oldest_possible, 33.0) - 0.05) * rng.random() ** 0.7
     kids = []
     for _ in range(count):
         kids.append(_Member(label, "male" if rng.random() < 0.512 else "female", min(age, oldest_possible)))
@@ -312,7 +319,9 @@ def _couple(rng: random.Random, table: str) -> tuple[_Member, _Member]:
     head_sex = "male" if rng.random() < 0.92 else "female"
     head = _Member(HEAD, head_sex, _AGES[table].draw(rng))
     spouse_sex = "female" if head_sex == "male" else "male"
-    spouse = _Member("妻" if spouse_sex == "female" else "夫", spouse_sex, _spouse_age(rng, head.age, head_sex))
+    spouse = _Member(
+        "妻" if spouse_sex == "female" else "夫", spouse_sex, _spouse_age(rng, head.age, head_sex)
+    )
     return head, spouse
 
 
@@ -322,7 +331,10 @@ def _mother_age(members: list[_Member]) -> float:
 
 def _parents(rng: random.Random, head: _Member, count: int) -> list[_Member]:
     father_age = min(101.0, head.age + rng.uniform(24.0, 38.0))
-    pair = [_Member("父", "male", father_age), _Member("母", "female", max(head.age + 19, father_age - rng.uniform(0, 5)))]
+    pair = [
+        _Member("父", "male", father_age),
+        _Member("母", "female", max(head.age + 19, father_age - rng.uniform(0, 5))),
+    ]
     return pair if count == 2 else [pair[0] if rng.random() < 0.25 else pair[1]]
 
 
@@ -503,7 +515,12 @@ class _Generator:
         family = _pick(self.rng, data.FAMILY_NAMES, _FAMILY_CUM)
         for m in members:
             given = self.given_name(m.sex, m.birth)
-            m.family, m.family_kana, m.given, m.given_kana = family.kanji, family.kana, given.kanji, given.kana
+            m.family, m.family_kana, m.given, m.given_kana = (
+                family.kanji,
+                family.kana,
+                given.kanji,
+                given.kana,
+            )
         self.honseki_heads(members, family.kanji)
 
     def honseki_heads(self, members: list[_Member], family: str) -> None:
@@ -548,7 +565,7 @@ class _Generator:
 
     def plan(self, remaining: int, removals_allowed: bool) -> _Plan:
         rng = self.rng
-        if rng.random() < 0.016:
+        if rng.random() < 0.024:
             plan = self.plan_foreign(remaining)
         else:
             size = min(remaining, 1 + bisect.bisect(_SIZE_CUM, rng.random() * _SIZE_CUM[-1]))
@@ -557,7 +574,9 @@ class _Generator:
             self.name_japanese(members)
             entry = self.entry_date(members, _REGISTRY_START)
             r = rng.random()
-            entry_type = "domestic_move_in" if r < 0.93 else "ex_officio_entry" if r < 0.97 else "overseas_move_in"
+            entry_type = (
+                "domestic_move_in" if r < 0.93 else "ex_officio_entry" if r < 0.97 else "overseas_move_in"
+            )
             previous = None if entry_type == "ex_officio_entry" else self.elsewhere()
             if entry_type == "overseas_move_in":
                 previous = rng.choice(data.NATIONALITIES).origin
@@ -591,7 +610,11 @@ class _Generator:
             members = _shape(rng, rng.choice((1, 1, 2, 2, 3)))
         else:
             head, spouse = _couple(rng, "foreign_family")
-            members = [head, spouse, *_children(rng, _mother_age([head, spouse]), rng.choice((0, 1, 1, 2, 2, 3)))]
+            members = [
+                head,
+                spouse,
+                *_children(rng, _mother_age([head, spouse]), rng.choice((0, 1, 1, 2, 2, 3))),
+            ]
         members = members[: max(1, remaining)]
         self.set_births(members)
         self.name_foreign(members, nat)
@@ -615,7 +638,7 @@ class _Generator:
         rng = self.rng
         members = plan.members
         settled = max([plan.entry, *(m.birth for m in members)])
-        move_out_rate = 0.12 if plan.foreign and plan.foreign.status.group == "single" else 0.03
+        move_out_rate = 0.12 if plan.foreign and plan.foreign.status.group == "single" else 0.035
         if removals_allowed and settled + 1 < self.today and rng.random() < move_out_rate:
             plan.household_move_out = rng.randint(settled + 1, self.today)
         elif removals_allowed:
@@ -797,7 +820,12 @@ class _Generator:
         self.batch.records.append(record)
         self.link(event_no, m.atena_no, None, 1)
         self.batch.persons.append(
-            {"lg_code": self.town.lg_code, "atena_no": m.atena_no, "current_history_no": 1, "created_event_no": event_no}
+            {
+                "lg_code": self.town.lg_code,
+                "atena_no": m.atena_no,
+                "current_history_no": 1,
+                "created_event_no": event_no,
+            }
         )
 
     def foreign_items(self, foreign: _Foreign | None, m: _Member, date: int) -> dict[str, Any]:
