@@ -1,0 +1,169 @@
+"""Events that move people between addresses and households, or out of the register."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from jichitai.modules.registry import rules, schemas
+from jichitai.modules.registry.models import (
+    PersonRecord,
+    ResidentStatus,
+)
+from jichitai.modules.registry.services.context import (
+    EventContext,
+    address_values,
+    as_rule_members,
+    head_of,
+    join_household,
+    leave_household,
+    load_members,
+    load_resident,
+    open_household,
+    parse_assignments,
+    promote_heir,
+    select_members,
+)
+from jichitai.modules.registry.snapshots import (
+    date_columns,
+    next_snapshot,
+)
+from jichitai.platform.errors import InvalidInput
+
+
+def on_relocation(ctx: EventContext, body: schemas.Relocation) -> None:
+    members = load_members(ctx, body.household_no, "household_no")
+    address = address_values(body.address)
+    if all(address.same_place(m) for m in members):
+        raise InvalidInput("same_address", "転居先が現在の住所と同じです。", "address")
+    for record in members:
+        ctx.write(
+            record,
+            next_snapshot(
+                record,
+                ctx.event_no,
+                **address.columns(),
+                **date_columns("address_set_on", ctx.event_date),
+                prior_address=record.full_address(ctx.town),
+                notified_on=ctx.event.notified_on,
+            ),
+        )
+
+
+def on_move_out(ctx: EventContext, body: schemas.MoveOut) -> None:
+    if len(set(body.atena_nos)) != len(body.atena_nos):
+        raise InvalidInput("duplicate_person", "同じ方が複数回指定されています。", "atena_nos")
+    leaving = [load_resident(ctx, a, f"atena_nos[{i}]") for i, a in enumerate(body.atena_nos)]
+    if len({r.household_no for r in leaving}) != 1:
+        raise InvalidInput("multiple_households", "一度に転出できるのは同じ世帯の方だけです。", "atena_nos")
+    members = load_members(ctx, leaving[0].household_no, "atena_nos")
+    leave_household(
+        ctx,
+        leaving,
+        members,
+        status=ResidentStatus.MOVED_OUT,
+        removal_reason=ctx.event.reason,
+        removed_on=ctx.event_date.value,
+        move_out_destination=body.destination,
+        notified_on=ctx.event.notified_on,
+    )
+
+
+def remove_one(ctx: EventContext, atena_no: str, status: ResidentStatus) -> None:
+    """死亡 or 職権消除 of one resident: the record becomes a 除票 with the event's 事由 and date."""
+    record = load_resident(ctx, atena_no, "atena_no")
+    members = load_members(ctx, record.household_no, "atena_no")
+    leave_household(
+        ctx,
+        [record],
+        members,
+        status=status,
+        removal_reason=ctx.event.reason,
+        removed_on=ctx.event_date.value,
+    )
+
+
+def on_death(ctx: EventContext, body: schemas.Death) -> None:
+    remove_one(ctx, body.atena_no, ResidentStatus.DECEASED)
+
+
+def on_ex_officio_removal(ctx: EventContext, body: schemas.ExOfficioRemoval) -> None:
+    remove_one(ctx, body.atena_no, ResidentStatus.REMOVED)
+
+
+def on_household_split(ctx: EventContext, body: schemas.HouseholdSplit) -> None:
+    members = load_members(ctx, body.household_no, "household_no")
+    labels = parse_assignments(body.members)
+    moving = select_members(members, labels)
+    if len(moving) == len(members):
+        raise InvalidInput("split_all_members", "世帯員全員を分離することはできません。", "members")
+    new_head = rules.check_household_relationships(labels)
+    decision = rules.after_departure(
+        as_rule_members(members), labels
+    )  # refuses when the head leaves ≥2 behind
+    household_no = open_household(ctx)
+    head_name = next(m for m in moving if m.atena_no == new_head).full_name()
+    join_household(ctx, moving, labels, household_no, head_name)
+    promote_heir(ctx, members, decision)
+
+
+def same_place(a: PersonRecord, b: PersonRecord) -> bool:
+    return (a.address_area, a.address_number, a.address_building) == (
+        b.address_area,
+        b.address_number,
+        b.address_building,
+    )
+
+
+def on_household_merge(ctx: EventContext, body: schemas.HouseholdMerge) -> None:
+    if body.household_no == body.merged_household_no:
+        raise InvalidInput("same_household", "同じ世帯は合併できません。", "merged_household_no")
+    target = load_members(ctx, body.household_no, "household_no")
+    merged = load_members(ctx, body.merged_household_no, "merged_household_no")
+    labels = parse_assignments(body.members)
+    if set(labels) != {m.atena_no for m in merged}:
+        raise InvalidInput(
+            "members_incomplete", "合併される世帯の世帯員全員の続柄を指定してください。", "members"
+        )
+    check_joining(labels, target, merged)
+    join_household(ctx, merged, labels, body.household_no, head_of(target).full_name())
+
+
+def check_joining(
+    labels: dict[str, str], target: Sequence[PersonRecord], moving: Sequence[PersonRecord]
+) -> None:
+    if any(label == rules.HEAD for label in labels.values()):
+        raise InvalidInput(
+            "household_has_head", "移る先の世帯には世帯主がいます。続柄を確認してください。", "members"
+        )
+    if not same_place(head_of(target), moving[0]):
+        # 世帯変更 never changes an address in the same event (j720): that is a 転居.
+        raise InvalidInput(
+            "address_mismatch",
+            "住所の異なる世帯との世帯変更はできません。先に転居を届け出てください。",
+            "members",
+        )
+
+
+def on_household_change(ctx: EventContext, body: schemas.HouseholdTransfer) -> None:
+    if body.from_household_no == body.to_household_no:
+        raise InvalidInput("same_household", "移動元と移動先が同じ世帯です。", "to_household_no")
+    source = load_members(ctx, body.from_household_no, "from_household_no")
+    target = load_members(ctx, body.to_household_no, "to_household_no")
+    labels = parse_assignments(body.members)
+    moving = select_members(source, labels)
+    check_joining(labels, target, moving)
+    decision = rules.after_departure(as_rule_members(source), labels)
+    join_household(ctx, moving, labels, body.to_household_no, head_of(target).full_name())
+    promote_heir(ctx, source, decision)
+
+
+def on_head_change(ctx: EventContext, body: schemas.HeadChange) -> None:
+    members = load_members(ctx, body.household_no, "household_no")
+    labels = parse_assignments(body.members)
+    if set(labels) != {m.atena_no for m in members}:
+        raise InvalidInput("members_incomplete", "世帯員全員の新しい続柄を指定してください。", "members")
+    new_head = rules.check_household_relationships(labels)
+    if new_head == head_of(members).atena_no:
+        raise InvalidInput("same_head", "世帯主が変わっていません。", "members")
+    head_name = next(m for m in members if m.atena_no == new_head).full_name()
+    join_household(ctx, members, labels, body.household_no, head_name)

@@ -1,0 +1,99 @@
+"""The one entry point that records a 異動: dispatch by type, one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from jichitai.modules.registry import rules, schemas
+from jichitai.modules.registry.models import (
+    Event,
+)
+from jichitai.modules.registry.services.context import EventContext
+from jichitai.modules.registry.services.corrections import on_cancellation, on_ex_officio_correction
+from jichitai.modules.registry.services.entry import on_birth, on_ex_officio_entry, on_move_in
+from jichitai.modules.registry.services.households import (
+    on_death,
+    on_ex_officio_removal,
+    on_head_change,
+    on_household_change,
+    on_household_merge,
+    on_household_split,
+    on_move_out,
+    on_relocation,
+)
+from jichitai.platform.calendar import load_eras
+from jichitai.platform.clock import today_jst
+from jichitai.platform.db import UnitOfWork
+from jichitai.platform.jp import (
+    RegisteredDate,
+)
+from jichitai.platform.tenancy import Tenant, get_municipality, next_numbers
+
+Handler = Callable[[EventContext, Any], None]
+
+HANDLERS: dict[str, Handler] = {
+    "domestic_move_in": on_move_in,
+    "overseas_move_in": on_move_in,
+    "relocation": on_relocation,
+    "move_out": on_move_out,
+    "birth": on_birth,
+    "death": on_death,
+    "household_split": on_household_split,
+    "household_merge": on_household_merge,
+    "household_change": on_household_change,
+    "head_change": on_head_change,
+    "ex_officio_entry": on_ex_officio_entry,
+    "ex_officio_removal": on_ex_officio_removal,
+    "ex_officio_correction": on_ex_officio_correction,
+    "cancellation": on_cancellation,
+}
+
+
+def record_event(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    body: schemas.EventBody,
+    *,
+    actor: str,
+    request_id: str | None = None,
+) -> Event:
+    """Record one 異動 with every snapshot it changes, in one transaction; refuse with nothing written."""
+    session = uow.session
+    municipality = get_municipality(session, tenant.lg_code)
+    eras = load_eras(session)
+    today = today_jst()
+    kind = rules.EVENT_KINDS[body.type]
+    probe = EventContext(session, tenant, eras, today, "", Event(), RegisteredDate(today, None, False))
+    event_date = probe.date(body.event_date, "event_date")
+    notified_on = probe.plain_date(body.notified_on, "notified_on")
+    if notified_on is None and kind.notification:
+        notified_on = today
+    rules.check_event_dates(body.type, event_date.value, notified_on, today)
+    event = Event(
+        lg_code=tenant.lg_code,
+        event_no=next_numbers(session, tenant, "event")[0],
+        event_type=body.type,
+        reason=kind.reason,
+        category=kind.category,
+        event_date=event_date.value,
+        event_date_text=event_date.text,
+        notified_on=notified_on,
+        processed_on=today,
+        details=body.model_dump(mode="json", exclude_none=True),
+        actor=actor,
+        request_id=request_id,
+    )
+    if body.type == "move_out" and isinstance(body, schemas.MoveOut) and body.abroad:
+        event.reason = "国外転出"
+    session.add(event)
+    session.flush()
+    ctx = EventContext(
+        session, tenant, eras, today, f"{municipality.prefecture}{municipality.name}", event, event_date
+    )
+    HANDLERS[body.type](ctx, body)
+    if ctx.warnings:
+        event.details = {**event.details, "warnings": ctx.warnings}
+    session.flush()
+    uow.commit()
+    return event
