@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, select
+from sqlalchemy import JSON, ForeignKey, String, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -92,8 +92,15 @@ def get_municipality(session: Session, lg_code: str) -> Municipality:
 
 
 def get_tenant(session: Session, lg_code: str) -> Tenant:
-    """Resolve a path parameter into a tenant; the only way business code obtains one."""
-    return Tenant(get_municipality(session, lg_code).lg_code)
+    """Resolve a path parameter into a tenant; the only way business code obtains one.
+
+    On PostgreSQL the transaction also declares the tenant, so row-level security (migration 0002) hides
+    every other tenant's rows from the rest of this transaction even if a query forgot its filter.
+    """
+    tenant = Tenant(get_municipality(session, lg_code).lg_code)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.set_config("jichitai.tenant", tenant.lg_code, True)))
+    return tenant
 
 
 def list_municipalities(session: Session) -> list[Municipality]:

@@ -1,0 +1,39 @@
+"""PostgreSQL row-level security hides other tenants' rows from a transaction that declared its tenant."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Engine, text
+
+from jichitai.platform.db import read_session
+from jichitai.platform.tenancy import Tenant, get_tenant
+
+from ..modules.registry.test_services_concurrency import move_in, record
+
+PROBE_ROLE = "jichitai_rls_probe"
+
+
+def test_policies_hide_other_tenants(engine: Engine, towns: tuple[Tenant, Tenant]) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row-level security is a PostgreSQL feature; SQLite relies on the scoped queries alone")
+    town_a, town_b = towns
+    record(engine, town_a, move_in(1))
+    record(engine, town_b, move_in(2))
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"DO $$ BEGIN CREATE ROLE {PROBE_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+            )
+        )
+        conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}"))
+    with read_session(engine) as session:
+        # Superusers bypass RLS, so act as an ordinary role, as production does.
+        session.execute(text(f"SET LOCAL ROLE {PROBE_ROLE}"))
+        everything = (
+            session.execute(text("SELECT DISTINCT lg_code FROM registry_person_record")).scalars().all()
+        )
+        assert sorted(everything) == [town_a.lg_code, town_b.lg_code]
+        get_tenant(session, town_a.lg_code)
+        unfiltered = "SELECT DISTINCT lg_code FROM {} ORDER BY 1"
+        for table in ("registry_person_record", "registry_event", "registry_person", "tenant_sequence"):
+            assert session.execute(text(unfiltered.format(table))).scalars().all() == [town_a.lg_code]
