@@ -20,11 +20,8 @@ def test_policies_hide_other_tenants(engine: Engine, towns: tuple[Tenant, Tenant
     record(engine, town_a, move_in(1))
     record(engine, town_b, move_in(2))
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                f"DO $$ BEGIN CREATE ROLE {PROBE_ROLE} NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
-            )
-        )
+        create = f"CREATE ROLE {PROBE_ROLE} NOLOGIN"
+        conn.execute(text(f"DO $$ BEGIN {create}; EXCEPTION WHEN duplicate_object THEN NULL; END $$"))
         conn.execute(text(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {PROBE_ROLE}"))
     with read_session(engine) as session:
         # Superusers bypass RLS, so act as an ordinary role, as production does.

@@ -3,8 +3,9 @@
 Defence in depth for DESIGN §3.1: application code already filters every query by ``lg_code``; these
 policies make the database refuse other tenants' rows too whenever a transaction has declared its tenant
 with ``set_config('jichitai.tenant', <lg_code>, true)`` (done by ``platform.tenancy.get_tenant``).
-Transactions that declare no tenant (migrations, platform-wide listings, bulk loads) see all rows. ``FORCE`` applies the policies
-to the table owner as well; superusers still bypass them, so production connects as an ordinary role.
+Transactions that declare no tenant (migrations, platform-wide listings, bulk loads) see all rows.
+``FORCE`` applies the policies to the table owner as well; superusers still bypass them, so production
+connects as an ordinary role.
 
 Revision ID: 0002
 Revises: 0001
