@@ -63,7 +63,7 @@ def test_a_refused_use_case_writes_nothing(engine: Engine, towns: tuple[Tenant, 
     with UnitOfWork(engine) as uow:
         atena = uow.session.scalars(select(Person.atena_no).where(Person.lg_code == town_a.lg_code)).first()
     death = BODY.validate_python({"type": "death", "event_date": days(0), "atena_no": atena})
-    # Death of the head leaves one member, who becomes head: allowed. A second death of the same person is not.
+    # The head dies leaving one member, who becomes head: allowed. A second death of the same person is not.
     record(engine, town_a, death)
     with pytest.raises(Conflict):
         record(engine, town_a, death)

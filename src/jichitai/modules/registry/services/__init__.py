@@ -7,6 +7,7 @@ the event→person rows, then commits. Any refusal raises before the commit, so 
 
 from __future__ import annotations
 
+from jichitai.modules.registry.services.population import generate_population
 from jichitai.modules.registry.services.record import HANDLERS, record_event
 
-__all__ = ["HANDLERS", "record_event"]
+__all__ = ["HANDLERS", "generate_population", "record_event"]
