@@ -12,9 +12,14 @@ def test_health_and_readiness(client: TestClient, engine: Engine) -> None:
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
     with engine.begin() as conn:
+        head = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         conn.execute(text("UPDATE alembic_version SET version_num = 'old'"))
-    stale = client.get("/readyz")
-    assert (stale.status_code, stale.json()["error"]["code"]) == (503, "schema_outdated")
+    try:
+        stale = client.get("/readyz")
+        assert (stale.status_code, stale.json()["error"]["code"]) == (503, "schema_outdated")
+    finally:  # the PostgreSQL database is shared by the tests of one worker
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = :head"), {"head": head})
 
 
 def test_request_id_is_echoed_or_made(client: TestClient) -> None:
