@@ -129,7 +129,7 @@ def _typed(kind: str, family: str, given: str) -> str:
 
 def _explain(engine: Engine, tenant: Tenant, kana: str) -> tuple[str, bool]:
     """The plan of one kana search and whether it uses the kana index."""
-    stmt = queries._search_statement(tenant, queries.SearchCriteria(kana=kana)).limit(21)
+    stmt = queries.search_statement(tenant, queries.SearchCriteria(kana=kana), offset=0, limit=21)
     compiled = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
     prefix = "EXPLAIN QUERY PLAN " if engine.dialect.name == "sqlite" else "EXPLAIN "
     with engine.connect() as conn:

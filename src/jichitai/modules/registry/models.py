@@ -23,8 +23,10 @@ from sqlalchemy import (
     Integer,
     String,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from jichitai.platform.db import LG_CODE, SEARCH_KEY, Base, utcnow
 
@@ -61,6 +63,12 @@ class Sex(enum.StrEnum):
 
 
 SEX_LABELS = {Sex.MALE: "男", Sex.FEMALE: "女"}
+
+
+CURRENT_PG = text("is_current")
+CURRENT_SQLITE = text("is_current = 1")
+"""Predicates of the partial indexes. They must match, term for term, what :func:`current_only` renders on
+each engine (``is_current = true`` / ``is_current = 1``), or the planners will not use the indexes."""
 
 
 def _enum(cls: type[enum.StrEnum], name: str) -> Enum:
@@ -246,45 +254,52 @@ class PersonRecord(Base):
             "ix_registry_record_kana",
             "lg_code",
             "kana_key",
-            postgresql_where=text("is_current"),
-            sqlite_where=text("is_current"),
+            postgresql_where=CURRENT_PG,
+            sqlite_where=CURRENT_SQLITE,
         ),
         Index(
             "ix_registry_record_given_kana",
             "lg_code",
             "given_kana_key",
-            postgresql_where=text("is_current"),
-            sqlite_where=text("is_current"),
+            postgresql_where=CURRENT_PG,
+            sqlite_where=CURRENT_SQLITE,
         ),
         Index(
             "ix_registry_record_name",
             "lg_code",
             "name_key",
-            postgresql_where=text("is_current"),
-            sqlite_where=text("is_current"),
+            postgresql_where=CURRENT_PG,
+            sqlite_where=CURRENT_SQLITE,
         ),
         Index(
             "ix_registry_record_birth",
             "lg_code",
             "birth_date",
-            postgresql_where=text("is_current"),
-            sqlite_where=text("is_current"),
+            postgresql_where=CURRENT_PG,
+            sqlite_where=CURRENT_SQLITE,
         ),
         Index(
             "ix_registry_record_address",
             "lg_code",
             "address_key",
-            postgresql_where=text("is_current"),
-            sqlite_where=text("is_current"),
+            postgresql_where=CURRENT_PG,
+            sqlite_where=CURRENT_SQLITE,
         ),
         Index(
             "ix_registry_record_household",
             "lg_code",
             "household_no",
-            postgresql_where=text("is_current"),
-            sqlite_where=text("is_current"),
+            postgresql_where=CURRENT_PG,
+            sqlite_where=CURRENT_SQLITE,
         ),
         Index("ix_registry_record_juminhyo", "lg_code", "juminhyo_code"),
+        Index(
+            "ix_registry_record_my_number",
+            "lg_code",
+            "my_number",
+            postgresql_where=CURRENT_PG,
+            sqlite_where=CURRENT_SQLITE,
+        ),
     )
 
     def full_name(self) -> str:
@@ -297,6 +312,11 @@ class PersonRecord(Base):
         """住所 with 方書, prefixed by the prefecture and town name of the municipality."""
         base = f"{town}{self.address_area}{self.address_number}"
         return f"{base}　{self.address_building}" if self.address_building else base
+
+
+def current_only() -> ColumnElement[bool]:
+    """The filter for current snapshots, in the form the partial indexes are declared with."""
+    return PersonRecord.is_current == true()
 
 
 SNAPSHOT_COLUMNS: tuple[str, ...] = tuple(

@@ -11,8 +11,8 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, Select, and_, func, not_, select, union_all
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from jichitai.modules.registry.models import (
     Event,
@@ -21,6 +21,7 @@ from jichitai.modules.registry.models import (
     Person,
     PersonRecord,
     ResidentStatus,
+    current_only,
 )
 from jichitai.modules.registry.rules import Member, certificate_order
 from jichitai.modules.registry.snapshots import text_key
@@ -81,39 +82,58 @@ def _match(column: InstrumentedAttribute[str], key: str, mode: MatchMode) -> Col
     return column.like(f"%{escaped}%", escape="\\")
 
 
-def _search_statement(tenant: Tenant, criteria: SearchCriteria) -> Select[PersonRecord]:
+def _filters(tenant: Tenant, criteria: SearchCriteria) -> list[ColumnElement[bool]]:
+    """Every criterion except kana, as conditions on the current snapshots."""
     rec = PersonRecord
-    stmt = select(rec).where(rec.lg_code == tenant.lg_code, rec.is_current.is_(True))
+    filters = [rec.lg_code == tenant.lg_code, current_only()]
     if criteria.status is StatusFilter.RESIDENT:
-        stmt = stmt.where(rec.status == ResidentStatus.RESIDENT)
+        filters.append(rec.status == ResidentStatus.RESIDENT)
     elif criteria.status is StatusFilter.REMOVED:
-        stmt = stmt.where(rec.status != ResidentStatus.RESIDENT)
-    if criteria.kana:
-        key = search_key(criteria.kana)
-        # The 氏/名 gap is ignored by the full key; 名-only search matches the given-name key (j330).
-        stmt = stmt.where(
-            or_(_match(rec.kana_key, key, criteria.match), _match(rec.given_kana_key, key, criteria.match))
-        )
+        filters.append(rec.status != ResidentStatus.RESIDENT)
     if criteria.name:
-        stmt = stmt.where(_match(rec.name_key, text_key(criteria.name), criteria.match))
+        filters.append(_match(rec.name_key, text_key(criteria.name), criteria.match))
     if criteria.address:
         mode = MatchMode.PARTIAL if criteria.match is MatchMode.PARTIAL else MatchMode.PREFIX
-        stmt = stmt.where(_match(rec.address_key, text_key(criteria.address), mode))
+        filters.append(_match(rec.address_key, text_key(criteria.address), mode))
     if criteria.birth_date:
-        stmt = stmt.where(rec.birth_date == criteria.birth_date)
+        filters.append(rec.birth_date == criteria.birth_date)
     if criteria.juminhyo_code:
-        stmt = stmt.where(rec.juminhyo_code == criteria.juminhyo_code)
+        filters.append(rec.juminhyo_code == criteria.juminhyo_code)
     if criteria.atena_no:
-        stmt = stmt.where(rec.atena_no == criteria.atena_no)
-    order = rec.kana_key if criteria.kana else rec.atena_no
-    return stmt.order_by(order, rec.atena_no)
+        filters.append(rec.atena_no == criteria.atena_no)
+    return filters
+
+
+def search_statement(
+    tenant: Tenant, criteria: SearchCriteria, *, offset: int, limit: int
+) -> Select[PersonRecord]:
+    """The search as one statement, shaped so that each branch is served by its own index.
+
+    Kana matches either the full-name key (the 氏/名 gap ignored) or, for 名-only search, the given-name key
+    (j330). An ``OR`` of the two would defeat both indexes, so the two ranges are separate branches, each
+    cut to the rows the page can need, joined with ``UNION ALL`` (the second excludes the first's rows).
+    """
+    rec = PersonRecord
+    filters = _filters(tenant, criteria)
+    if not criteria.kana:
+        return select(rec).where(*filters).order_by(rec.atena_no).offset(offset).limit(limit)
+    key = search_key(criteria.kana)
+    family = _match(rec.kana_key, key, criteria.match)
+    given = _match(rec.given_kana_key, key, criteria.match)
+    order = (rec.kana_key, rec.atena_no)
+    first = select(rec).where(*filters, family).order_by(*order).limit(offset + limit).subquery()
+    second = (
+        select(rec).where(*filters, given, not_(family)).order_by(*order).limit(offset + limit).subquery()
+    )
+    hit = aliased(PersonRecord, union_all(select(first), select(second)).subquery())
+    return select(hit).order_by(hit.kana_key, hit.atena_no).offset(offset).limit(limit)
 
 
 def search_residents(
     session: Session, tenant: Tenant, criteria: SearchCriteria, *, page: int = 1, per_page: int = 20
 ) -> Page:
     """Search current records (除票 on request), paged."""
-    stmt = _search_statement(tenant, criteria).offset((page - 1) * per_page).limit(per_page + 1)
+    stmt = search_statement(tenant, criteria, offset=(page - 1) * per_page, limit=per_page + 1)
     rows = list(session.scalars(stmt))
     return Page(items=rows[:per_page], page=page, per_page=per_page, has_next=len(rows) > per_page)
 
@@ -159,7 +179,7 @@ def household_members(session: Session, tenant: Tenant, household_no: str) -> li
     stmt = select(PersonRecord).where(
         PersonRecord.lg_code == tenant.lg_code,
         PersonRecord.household_no == household_no,
-        PersonRecord.is_current.is_(True),
+        current_only(),
         PersonRecord.status == ResidentStatus.RESIDENT,
     )
     records = {r.atena_no: r for r in session.scalars(stmt)}
@@ -229,7 +249,7 @@ def count_residents(session: Session, tenant: Tenant) -> int:
     """Current residents of the municipality."""
     stmt = select(func.count()).where(
         PersonRecord.lg_code == tenant.lg_code,
-        PersonRecord.is_current.is_(True),
+        current_only(),
         PersonRecord.status == ResidentStatus.RESIDENT,
     )
     return int(session.scalar(stmt) or 0)

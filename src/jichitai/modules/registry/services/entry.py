@@ -14,6 +14,7 @@ from jichitai.modules.registry.models import (
     PersonRecord,
     ResidentKind,
     ResidentStatus,
+    current_only,
 )
 from jichitai.modules.registry.services.context import (
     EventContext,
@@ -73,7 +74,7 @@ def my_number_for(ctx: EventContext, value: str | None, field_path: str, atena_n
     holder = ctx.session.scalars(
         select(PersonRecord.atena_no).where(
             PersonRecord.lg_code == ctx.tenant.lg_code,
-            PersonRecord.is_current.is_(True),
+            current_only(),
             PersonRecord.my_number == number,
         )
     ).first()
