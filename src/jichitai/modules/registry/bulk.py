@@ -101,6 +101,19 @@ def _progress(enabled: bool, total: int) -> Iterator[Any]:
         yield lambda advance: bar.update(task, advance=advance)
 
 
+def _analyze(engine: Engine) -> None:
+    """Refresh planner statistics after a bulk load.
+
+    Without them the planners still believe the tables are empty and pick any index with a matching first
+    column, so a primary-key UPDATE scans a whole town (measured: 2.5 ms instead of 0.05 ms per row).
+    """
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"ANALYZE {', '.join(TABLES)}")
+        else:
+            conn.exec_driver_sql("ANALYZE")
+
+
 def load_population(
     engine: Engine,
     tenant: Tenant,
@@ -146,6 +159,7 @@ def load_population(
                 stats[key] += len(rows)
             stats["residents"] += batch.residents
             advance(batch.residents)
+    _analyze(engine)
     seconds = time.perf_counter() - started
     stats["seconds"] = round(seconds, 3)
     stats["rate_per_second"] = round(stats["residents"] / seconds, 1) if seconds > 0 else 0.0

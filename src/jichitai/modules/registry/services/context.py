@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import case, update
 from sqlalchemy.orm import Session
 
 from jichitai.modules.registry import queries, rules, schemas
@@ -34,6 +35,9 @@ from jichitai.platform.jp import (
 )
 from jichitai.platform.tenancy import Tenant, next_numbers
 
+PENDING = 0
+"""Placeholder event number on rows built before :meth:`EventContext.finish` assigns the real one."""
+
 
 @dataclass
 class EventContext:
@@ -47,11 +51,16 @@ class EventContext:
     event: Event
     event_date: RegisteredDate
     warnings: list[dict[str, str]] = field(default_factory=list)
+    moved: dict[str, int] = field(default_factory=dict)
+    """宛名番号 → new current 履歴番号, applied to ``registry_person`` in one statement by :meth:`finish`."""
+    created: list[Household | Person] = field(default_factory=list)
+    records: list[PersonRecord] = field(default_factory=list)
+    links: list[EventPerson] = field(default_factory=list)
 
     @property
     def event_no(self) -> int:
-        """The number of the event being recorded."""
-        return self.event.event_no
+        """The event's number, or :data:`PENDING` while handlers run (numbers are taken in :meth:`finish`)."""
+        return self.event.event_no if self.event.event_no is not None else PENDING
 
     def date(self, value: schemas.DateInput, field_path: str) -> RegisteredDate:
         """Parse a date input (ISO, 和暦 or irregular) against the era table."""
@@ -74,15 +83,13 @@ class EventContext:
 
     def write(self, previous: PersonRecord | None, record: PersonRecord) -> PersonRecord:
         """Add a new snapshot, move the current marker, and link it to the event."""
-        session = self.session
         if previous is not None:
+            if record.atena_no in self.moved:
+                raise RuntimeError(f"{record.atena_no} written twice in one event")
             previous.is_current = False
-            person = session.get(Person, (self.tenant.lg_code, record.atena_no))
-            assert person is not None
-            person.current_history_no = record.history_no
-            session.flush()
-        session.add(record)
-        session.add(
+            self.moved[record.atena_no] = record.history_no
+        self.records.append(record)
+        self.links.append(
             EventPerson(
                 lg_code=self.tenant.lg_code,
                 event_no=self.event_no,
@@ -92,6 +99,42 @@ class EventContext:
             )
         )
         return record
+
+    def create(self, row: Household | Person) -> None:
+        """Queue a new household or person; inserted by :meth:`finish` before the snapshots naming it."""
+        self.created.append(row)
+
+    def finish(self) -> None:
+        """Take the event number, then insert everything the handler decided, in foreign-key order.
+
+        The per-town event counter is locked from here to the commit, so every read and check happens
+        before it: concurrent events of one town serialise only on these few statements. Pointers of the
+        changed persons move in one UPDATE rather than a load-and-save each.
+        """
+        session = self.session
+        event_no = next_numbers(session, self.tenant, "event")[0]
+        self.event.event_no = event_no
+        session.add(self.event)
+        session.flush()
+        for row in self.created:
+            row.created_event_no = event_no
+        for record in self.records:
+            record.event_no = event_no
+        for link in self.links:
+            link.event_no = event_no
+        if self.created:
+            session.add_all(self.created)
+            session.flush()
+        session.add_all([*self.records, *self.links])
+        if self.moved:
+            pointer = case(self.moved, value=Person.atena_no)
+            self.session.execute(
+                update(Person)
+                .where(Person.lg_code == self.tenant.lg_code, Person.atena_no.in_(list(self.moved)))
+                .values(current_history_no=pointer)
+                .execution_options(synchronize_session=False)
+            )
+        self.session.flush()
 
 
 # --- lookups that refuse -----------------------------------------------------------------------------------
@@ -138,10 +181,7 @@ def as_rule_members(records: Sequence[PersonRecord]) -> list[rules.Member]:
 def open_household(ctx: EventContext) -> str:
     seq = next_numbers(ctx.session, ctx.tenant, "household")[0]
     household_no = make_atena_number(seq)
-    ctx.session.add(
-        Household(lg_code=ctx.tenant.lg_code, household_no=household_no, created_event_no=ctx.event_no)
-    )
-    ctx.session.flush()
+    ctx.create(Household(lg_code=ctx.tenant.lg_code, household_no=household_no, created_event_no=PENDING))
     return household_no
 
 

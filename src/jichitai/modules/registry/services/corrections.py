@@ -55,8 +55,6 @@ def on_ex_officio_correction(ctx: EventContext, body: schemas.ExOfficioCorrectio
 
 def on_cancellation(ctx: EventContext, body: schemas.Cancellation) -> None:
     try:
-        if body.cancels_event_no >= ctx.event_no:  # only events recorded before this one exist for it
-            raise NotFound("取り消す異動")
         target = queries.get_event(ctx.session, ctx.tenant, body.cancels_event_no)
     except NotFound as exc:
         raise NotFound("取り消す異動", "cancels_event_no") from exc

@@ -139,12 +139,11 @@ def enter_person(
 ) -> PersonRecord:
     """Create a person (宛名番号) and its first snapshot."""
     atena_no = make_atena_number(next_numbers(ctx.session, ctx.tenant, "atena")[0])
-    ctx.session.add(
+    ctx.create(
         Person(
             lg_code=ctx.tenant.lg_code, atena_no=atena_no, current_history_no=1, created_event_no=ctx.event_no
         )
     )
-    ctx.session.flush()
     record = first_snapshot(
         lg_code=ctx.tenant.lg_code,
         atena_no=atena_no,

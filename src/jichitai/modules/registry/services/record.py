@@ -28,7 +28,7 @@ from jichitai.platform.db import UnitOfWork
 from jichitai.platform.jp import (
     RegisteredDate,
 )
-from jichitai.platform.tenancy import Tenant, get_municipality, next_numbers
+from jichitai.platform.tenancy import Tenant, get_municipality
 
 Handler = Callable[[EventContext, Any], None]
 
@@ -72,7 +72,6 @@ def record_event(
     rules.check_event_dates(body.type, event_date.value, notified_on, today)
     event = Event(
         lg_code=tenant.lg_code,
-        event_no=next_numbers(session, tenant, "event")[0],
         event_type=body.type,
         reason=kind.reason,
         category=kind.category,
@@ -86,14 +85,12 @@ def record_event(
     )
     if body.type == "move_out" and isinstance(body, schemas.MoveOut) and body.abroad:
         event.reason = "国外転出"
-    session.add(event)
-    session.flush()
     ctx = EventContext(
         session, tenant, eras, today, f"{municipality.prefecture}{municipality.name}", event, event_date
     )
     HANDLERS[body.type](ctx, body)
     if ctx.warnings:
         event.details = {**event.details, "warnings": ctx.warnings}
-    session.flush()
+    ctx.finish()
     uow.commit()
     return event
