@@ -148,14 +148,23 @@ def demo(
 def serve(
     host: Annotated[str | None, typer.Option(help="待ち受けるアドレス")] = None,
     port: Annotated[int | None, typer.Option(help="待ち受けるポート")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="ワーカープロセス数")] = None,
 ) -> None:
     """Run the HTTP server (graceful shutdown on SIGTERM/SIGINT)."""
-    from jichitai.app import create_app
-
     settings = get_settings()
     _url()
+    count = workers or settings.workers
+    if count > 1:
+        # Each worker process builds its own app (and connection pool) from the environment.
+        target: object = "jichitai.app:create_app"
+    else:
+        from jichitai.app import create_app
+
+        target = create_app(settings)
     uvicorn.run(
-        create_app(settings),
+        target,  # type: ignore[arg-type]
+        factory=count > 1,
+        workers=count if count > 1 else None,
         host=host or settings.host,
         port=port or settings.port,
         log_config=None,

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1
+    """Server worker processes; one Python process uses one core, so match the cores left to the app."""
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     db_pool_size: int = 10
