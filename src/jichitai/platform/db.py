@@ -9,6 +9,7 @@ deferred and run beside writers thanks to WAL.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
@@ -84,6 +85,21 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+_sqlite_writers: dict[str, threading.Lock] = {}
+_sqlite_writers_guard = threading.Lock()
+
+
+def _sqlite_writer_lock(engine: Engine) -> threading.Lock:
+    """One lock per SQLite file and process: writers of a process queue in order on it.
+
+    SQLite admits one writer at a time anyway; without this, waiting writers poll with SQLite's busy handler,
+    which sleeps with back-off and lets late arrivals overtake (p99 near a second under 8 clients).
+    """
+    key = engine.url.render_as_string(hide_password=True)
+    with _sqlite_writers_guard:
+        return _sqlite_writers.setdefault(key, threading.Lock())
+
+
 class UnitOfWork:
     """One use case, one transaction: ``commit()`` makes it durable, leaving the block otherwise rolls back.
 
@@ -95,6 +111,7 @@ class UnitOfWork:
         bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
         self._factory = sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
         self._session: Session | None = None
+        self._lock = _sqlite_writer_lock(engine) if write and is_sqlite(engine) else None
         self.engine = engine
 
     @property
@@ -105,6 +122,8 @@ class UnitOfWork:
         return self._session
 
     def __enter__(self) -> UnitOfWork:
+        if self._lock is not None:
+            self._lock.acquire()
         self._session = self._factory()
         return self
 
@@ -120,6 +139,8 @@ class UnitOfWork:
         finally:
             session.close()
             self._session = None
+            if self._lock is not None:
+                self._lock.release()
 
     def commit(self) -> None:
         """Commit the whole use case at once."""
