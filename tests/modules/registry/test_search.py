@@ -46,7 +46,7 @@ def test_kana_search_rules(client: TestClient) -> None:
     assert names(client, kana="サトウ", match="exact") == []
     assert names(client, kana="サトウタロウ", match="exact") == ["太郎"]
     # 名-only search; a person matching both the full-name and the given-name key appears once.
-    assert names(client, kana="サト") == ["サトコ", "太郎", "花子"]
+    assert names(client, kana="サト") == ["太郎", "花子", "サトコ"]
     assert names(client, kana="ジロー") == ["次郎"]
     assert names(client, kana="トウ", match="partial") == ["サトコ", "次郎", "太郎", "花子"]
 
@@ -64,12 +64,12 @@ def test_other_criteria(client: TestClient) -> None:
 
 
 def test_paging(client: TestClient) -> None:
-    """Results are in full-kana order (イトウ サトコ matched by her given name sorts first)."""
+    """Full-name matches come first in kana order, then 名-only matches (イトウ サトコ)."""
     seed(client)
     first = client.get(f"{BASE}/residents", params={"kana": "サ", "per_page": 2}).json()
     second = client.get(f"{BASE}/residents", params={"kana": "サ", "per_page": 2, "page": 2}).json()
-    assert ([r["given_name"] for r in first["items"]], first["has_next"]) == (["サトコ", "次郎"], True)
-    assert ([r["given_name"] for r in second["items"]], second["has_next"]) == (["太郎", "花子"], False)
+    assert ([r["given_name"] for r in first["items"]], first["has_next"]) == (["次郎", "太郎"], True)
+    assert ([r["given_name"] for r in second["items"]], second["has_next"]) == (["花子", "サトコ"], False)
 
 
 def test_removed_records_on_request(client: TestClient) -> None:
@@ -77,4 +77,4 @@ def test_removed_records_on_request(client: TestClient) -> None:
     post(client, {"type": "death", "event_date": days(0), "atena_no": ids["次郎"]})
     assert names(client, kana="サイトウ") == []
     assert names(client, kana="サイトウ", status="removed") == ["次郎"]
-    assert names(client, kana="サ", status="all") == ["サトコ", "次郎", "太郎", "花子"]
+    assert names(client, kana="サ", status="all") == ["次郎", "太郎", "花子", "サトコ"]

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, Select, and_, func, not_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, func, literal, not_, select, union_all
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
 from jichitai.modules.registry.models import (
@@ -107,11 +107,12 @@ def _filters(tenant: Tenant, criteria: SearchCriteria) -> list[ColumnElement[boo
 def search_statement(
     tenant: Tenant, criteria: SearchCriteria, *, offset: int, limit: int
 ) -> Select[PersonRecord]:
-    """The search as one statement, shaped so that each branch is served by its own index.
+    """The search as one statement, shaped so that each branch is read in the order of its own index.
 
-    Kana matches either the full-name key (the 氏/名 gap ignored) or, for 名-only search, the given-name key
-    (j330). An ``OR`` of the two would defeat both indexes, so the two ranges are separate branches, each
-    cut to the rows the page can need, joined with ``UNION ALL`` (the second excludes the first's rows).
+    Kana matches the full-name key (the 氏/名 gap ignored) first, then — 名-only search (j330) — the
+    given-name key of people not already matched. An ``OR`` of the two would defeat both indexes, so they are
+    two branches, each cut to the rows the page can need, joined with ``UNION ALL``; results list full-name
+    matches before given-name matches, each by key and 宛名番号 as its index stores them.
     """
     rec = PersonRecord
     filters = _filters(tenant, criteria)
@@ -120,13 +121,24 @@ def search_statement(
     key = search_key(criteria.kana)
     family = _match(rec.kana_key, key, criteria.match)
     given = _match(rec.given_kana_key, key, criteria.match)
-    order = (rec.kana_key, rec.atena_no)
-    first = select(rec).where(*filters, family).order_by(*order).limit(offset + limit).subquery()
-    second = (
-        select(rec).where(*filters, given, not_(family)).order_by(*order).limit(offset + limit).subquery()
+    bound = offset + limit
+    first = (
+        select(rec, literal(0).label("branch"), rec.kana_key.label("sort_key"))
+        .where(*filters, family)
+        .order_by(rec.kana_key, rec.atena_no)
+        .limit(bound)
+        .subquery()
     )
-    hit = aliased(PersonRecord, union_all(select(first), select(second)).subquery())
-    return select(hit).order_by(hit.kana_key, hit.atena_no).offset(offset).limit(limit)
+    second = (
+        select(rec, literal(1).label("branch"), rec.given_kana_key.label("sort_key"))
+        .where(*filters, given, not_(family))
+        .order_by(rec.given_kana_key, rec.atena_no)
+        .limit(bound)
+        .subquery()
+    )
+    both = union_all(select(first), select(second)).subquery()
+    hit = aliased(PersonRecord, both)
+    return select(hit).order_by(both.c.branch, both.c.sort_key, both.c.atena_no).offset(offset).limit(limit)
 
 
 def search_residents(
