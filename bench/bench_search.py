@@ -47,6 +47,7 @@ from _common import (
 )
 from jichitai.modules.registry import queries
 from jichitai.modules.registry.models import PersonRecord, ResidentKind, ResidentStatus
+from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.tenancy import Tenant
 
 PG_NAME = "jichitai_bench_search"
@@ -179,6 +180,7 @@ def main() -> None:
             )
             session.get(PersonRecord, lookups[0])
         session.expunge_all()
+        freeze_startup_heap()  # as the server does after start-up (jichitai.platform.heap)
         for i, row in enumerate(sample):
             kind = KINDS[i % len(KINDS)]
             criteria = queries.SearchCriteria(kana=_typed(kind, row.family_kana, row.given_kana))

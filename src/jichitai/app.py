@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from jichitai import __version__
 from jichitai.bootstrap import ROUTERS
 from jichitai.platform.db import make_engine
+from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
 from jichitai.platform.web import health, municipalities
@@ -49,4 +50,5 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(municipalities.router)
     for router in ROUTERS:
         app.include_router(router)
+    freeze_startup_heap()
     return app
