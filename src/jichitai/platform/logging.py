@@ -16,6 +16,8 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id_var.get() or "-"
+        # uvicorn attaches a terminal-coloured copy of its message; it has no place in structured logs.
+        record.__dict__.pop("color_message", None)
         return True
 
 
