@@ -1,5 +1,6 @@
-# Sourced by scripts/run and scripts/test: make ./.venv with the project installed (extras in $1, if any).
+# Sourced by scripts/run and scripts/test: make ./.venv with the project installed (extras in $1, may be "").
 set -euo pipefail
+EXTRAS="${1:-}"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON="${PYTHON:-python3}"
 VENV=.venv
@@ -24,8 +25,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install --quiet --upgrade pip
 fi
 
-stamp="$VENV/.installed${1:+-$1}"
+stamp="$VENV/.installed${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  "$VENV/bin/pip" install --quiet -e ".${1:+[$1]}"
+  "$VENV/bin/pip" install --quiet -e ".${EXTRAS:+[$EXTRAS]}"
   touch "$stamp"
 fi
