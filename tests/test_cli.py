@@ -14,6 +14,10 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from jichitai.modules.registry import count_residents
+from jichitai.platform.db import make_engine, read_session
+from jichitai.platform.tenancy import Tenant, list_municipalities
+
 
 def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "JICHITAI_VAR_DIR": str(tmp_path / "var"), "JICHITAI_DATABASE_URL": ""}
@@ -123,3 +127,19 @@ def test_serve_answers_and_shuts_down_gracefully(tmp_path: Path) -> None:
     assert all(line["request_id"] != "-" for line in access)
     assert {line["path"] for line in access} >= {"/readyz", "/api/v1/municipalities"}
     assert any(line["message"] == "Application shutdown complete." for line in lines), output
+
+
+def test_demo_seeds_three_towns_once(tmp_path: Path) -> None:
+    first = run(tmp_path, "demo", "--residents", "60")
+    assert first.returncode == 0, first.stderr
+    again = run(tmp_path, "demo", "--residents", "60")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("登録済み") == 3
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'jichitai.db'}")
+    try:
+        with read_session(engine) as session:
+            towns = [m.lg_code for m in list_municipalities(session)]
+            assert towns == ["032107", "034614", "046060"]
+            assert [count_residents(session, Tenant(code)) for code in towns] == [60, 60, 60]
+    finally:
+        engine.dispose()
