@@ -255,3 +255,17 @@ def test_search_requires_a_criterion_and_validates(client: TestClient) -> None:
     assert response.status_code == 422
     response = client.get(f"{BASE}/residents", params={"kana": "ヤ", "per_page": 1000})
     assert (response.status_code, response.json()["error"]["field"]) == (422, "per_page")
+
+
+def test_names_are_stored_in_nfc_with_variation_selectors_kept(client: TestClient) -> None:
+    ivs_name = "葛\U000e0100"  # 葛 with an ideographic variation selector (an MJ glyph choice)
+    event = post(
+        client,
+        move_in(
+            persons=[person(ivs_name, "か\u3099く", ("カ\u3099ク", "ガク"), "1970-01-01", "male", "世帯主")]
+        ),
+    )
+    record = post_get(client, event["persons"][0]["atena_no"])["current"]
+    assert record["family_name"] == ivs_name
+    assert record["given_name"] == "がく"
+    assert record["family_kana"] == "ガク"

@@ -7,17 +7,27 @@ check digits against the law, household state) is checked by the services, which
 from __future__ import annotations
 
 import enum
-from typing import Annotated, Literal
+import unicodedata
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jichitai.modules.registry.models import Sex
 
 
 class Strict(BaseModel):
-    """Unknown fields are refused, so a typo never silently drops data."""
+    """Unknown fields are refused, so a typo never silently drops data; text is stored in NFC.
+
+    NFC (DESIGN §3.9) makes a decomposed が (か + U+3099) the same stored text as a precomposed one, while
+    ideographic variation sequences (the IVS that pick an MJ glyph) pass through unchanged.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _nfc(cls, value: Any) -> Any:
+        return unicodedata.normalize("NFC", value) if isinstance(value, str) else value
 
 
 class IrregularDate(Strict):
