@@ -177,6 +177,7 @@ def test_overseas_move_in_of_a_foreign_resident(client: TestClient, engine: Engi
     assert current["name"] == "NGUYEN VAN AN"
     # Foreign residents' birth dates print in 西暦 (法30条の45).
     assert current["birth_date"]["display"] == "1998年4月12日"
+    assert current["stay_expires_on"]["display"].startswith(f"{current['stay_expires_on']['value'][:4]}年")
     found = client.get(f"{BASE}/residents", params={"kana": "ぐえん"}).json()["items"]
     assert [r["atena_no"] for r in found] == [current["atena_no"]]
 

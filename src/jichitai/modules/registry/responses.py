@@ -77,7 +77,7 @@ class RecordOut(BaseModel):
     foreign_category: str | None
     residence_status: str | None
     period_of_stay: str | None
-    stay_expires_on: dt.date | None
+    stay_expires_on: DateOut | None
     residence_card_no: str | None
     removal_reason: str | None
     removed_on: dt.date | None
@@ -128,7 +128,9 @@ def record_out(record: PersonRecord, town: str, eras: tuple[Era, ...]) -> Record
         foreign_category=record.foreign_category,
         residence_status=record.residence_status,
         period_of_stay=record.period_of_stay,
-        stay_expires_on=record.stay_expires_on,
+        stay_expires_on=None
+        if record.stay_expires_on is None
+        else date_out(record.stay_expires_on, None, eras, western=True),
         residence_card_no=record.residence_card_no,
         removal_reason=record.removal_reason,
         removed_on=record.removed_on,
