@@ -41,36 +41,17 @@ def get(url: str) -> tuple[int, Any]:
         return exc.code, json.loads(exc.read())
 
 
+ADD_OTSUCHI = (
+    "municipality", "add", "034614", "--name", "大槌町", "--name-kana", "オオツチチョウ", "--prefecture", "岩手県",
+)  # fmt: skip
+
+
 def test_upgrade_and_add_municipality(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").returncode == 0
     assert (tmp_path / "var" / "jichitai.db").exists()
-    added = run(
-        tmp_path,
-        "municipality",
-        "add",
-        "034614",
-        "--name",
-        "大槌町",
-        "--name-kana",
-        "オオツチチョウ",
-        "--prefecture",
-        "岩手県",
-        "--setting",
-        "mayor_title=町長",
-    )
+    added = run(tmp_path, *ADD_OTSUCHI, "--setting", "mayor_title=町長")
     assert added.returncode == 0, added.stderr
-    again = run(
-        tmp_path,
-        "municipality",
-        "add",
-        "034614",
-        "--name",
-        "大槌町",
-        "--name-kana",
-        "オオツチチョウ",
-        "--prefecture",
-        "岩手県",
-    )
+    again = run(tmp_path, *ADD_OTSUCHI)
     assert again.returncode == 2
     assert "既に登録" in again.stdout
     generated = run(tmp_path, "generate", "--municipality", "034614", "--residents", "300", "--seed", "7")
