@@ -42,7 +42,8 @@ def get(url: str) -> tuple[int, Any]:
 
 
 ADD_OTSUCHI = (
-    "municipality", "add", "034614", "--name", "大槌町", "--name-kana", "オオツチチョウ", "--prefecture", "岩手県",
+    "municipality", "add", "034614",
+    "--name", "大槌町", "--name-kana", "オオツチチョウ", "--prefecture", "岩手県",
 )  # fmt: skip
 
 
