@@ -190,3 +190,70 @@ def test_events_list_and_get(client: TestClient) -> None:
     one = client.get(f"{BASE}/events/{moved_in['event_no']}").json()
     assert len(one["persons"]) == 3
     assert client.get(f"{BASE}/events", params={"event_type": "death"}).json()["items"] == []
+
+
+def relocate(household_no: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "relocation",
+        "event_date": days(-1),
+        "household_no": household_no,
+        "address": {"area": "桜台", "number": "7番1号", "building": "ハイツ桜 102号"},
+        **extra,
+    }
+
+
+def test_a_member_moves_to_a_new_household_at_another_address(client: TestClient, engine: Engine) -> None:
+    taro, hanako, ichiro, household_no = family(client)
+    refused(
+        client,
+        engine,
+        relocate(household_no, members=[{"atena_no": taro, "relationship": "世帯主"}]),
+        409,
+        "household_head_change_required",
+    )
+    refused(
+        client,
+        engine,
+        relocate(household_no, members=[{"atena_no": ichiro, "relationship": "子"}]),
+        422,
+        "exactly_one_head",
+    )
+    event = post(client, relocate(household_no, members=[{"atena_no": ichiro, "relationship": "世帯主"}]))
+    assert [p["atena_no"] for p in event["persons"]] == [ichiro]
+    moved = resident(client, ichiro)["current"]
+    assert moved["household_no"] != household_no
+    assert (moved["relationship"], moved["head_name"]) == ("世帯主", "山田　一郎")
+    assert moved["address"] == "岩手県大槌町桜台7番1号　ハイツ桜 102号"
+    assert moved["prior_address"] == "岩手県大槌町本町一丁目2番3号"
+    assert [m["atena_no"] for m in household(client, household_no)["members"]] == [taro, hanako]
+    # The mother then joins her son's household at his address.
+    joined = post(
+        client,
+        relocate(
+            household_no,
+            members=[{"atena_no": hanako, "relationship": "母"}],
+            to_household_no=moved["household_no"],
+            event_date=days(0),
+        ),
+    )
+    assert [p["atena_no"] for p in joined["persons"]] == [hanako]  # 太郎 stays, still 世帯主
+    assert [m["relationship"] for m in household(client, moved["household_no"])["members"]] == [
+        "世帯主",
+        "母",
+    ]
+    assert resident(client, taro)["current"]["relationship"] == "世帯主"
+
+
+def test_joining_a_household_elsewhere_is_refused(client: TestClient, engine: Engine) -> None:
+    taro, _hanako, ichiro, household_no = family(client)
+    post(client, relocate(household_no, members=[{"atena_no": ichiro, "relationship": "世帯主"}]))
+    son = resident(client, ichiro)["current"]["household_no"]
+    elsewhere = {**relocate(household_no), "address": {"area": "港町", "number": "1番"}}
+    refused(
+        client,
+        engine,
+        {**elsewhere, "members": [{"atena_no": taro, "relationship": "父"}], "to_household_no": son},
+        422,
+        "address_mismatch",
+    )
+    refused(client, engine, {**relocate(household_no), "to_household_no": son}, 422, "members_required")

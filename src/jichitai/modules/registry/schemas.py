@@ -130,11 +130,20 @@ class MoveIn(EventBase):
 
 
 class Relocation(EventBase):
-    """転居: the whole household moves inside the town."""
+    """転居: the whole household, or some members, move to another address inside the town.
+
+    Without ``members`` the whole household moves as it is. With ``members`` only those move, with their 続柄
+    at the new address: they form a new household there (exactly one 世帯主), or join ``to_household_no``,
+    a household already living at that address.
+    """
 
     type: Literal["relocation"]
     household_no: str
     address: Address
+    members: list[RelationshipChange] | None = Field(
+        default=None, min_length=1, max_length=30, description="転居する方と転居先での続柄 (省略時は世帯全員)"
+    )
+    to_household_no: str | None = Field(default=None, description="転居先に既にある世帯に入る場合の世帯番号")
 
 
 class MoveOut(EventBase):

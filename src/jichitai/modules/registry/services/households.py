@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from jichitai.modules.registry import rules, schemas
 from jichitai.modules.registry.models import (
@@ -35,18 +36,68 @@ def on_relocation(ctx: EventContext, body: schemas.Relocation) -> None:
     address = address_values(body.address)
     if all(address.same_place(m) for m in members):
         raise InvalidInput("same_address", "転居先が現在の住所と同じです。", "address")
-    for record in members:
+    moves: dict[str, Any] = {
+        **address.columns(),
+        **date_columns("address_set_on", ctx.event_date),
+        "notified_on": ctx.event.notified_on,
+    }
+    if body.members is None:
+        if body.to_household_no is not None:
+            raise InvalidInput("members_required", "既存の世帯に入る方と続柄を指定してください。", "members")
+        for record in members:
+            ctx.write(
+                record,
+                next_snapshot(record, ctx.event_no, **moves, prior_address=record.full_address(ctx.town)),
+            )
+        return
+    labels = parse_assignments(body.members)
+    moving = select_members(members, labels)
+    whole = len(moving) == len(members)
+    # The head may not leave two or more members behind without a head (j490): refuse before anything else.
+    decision = None if whole else rules.after_departure(as_rule_members(members), labels)
+    household_no, head_name = _destination(ctx, body, labels, moving, whole=whole)
+    for record in moving:
         ctx.write(
             record,
             next_snapshot(
                 record,
                 ctx.event_no,
-                **address.columns(),
-                **date_columns("address_set_on", ctx.event_date),
+                **moves,
                 prior_address=record.full_address(ctx.town),
-                notified_on=ctx.event.notified_on,
+                household_no=household_no,
+                relationship=labels[record.atena_no],
+                head_name=head_name,
             ),
         )
+    if decision is not None:
+        promote_heir(ctx, members, decision)
+
+
+def _destination(
+    ctx: EventContext,
+    body: schemas.Relocation,
+    labels: dict[str, str],
+    moving: Sequence[PersonRecord],
+    *,
+    whole: bool,
+) -> tuple[str, str]:
+    """The household the movers live in at the new address: a new one, or one already there."""
+    if body.to_household_no is None:
+        new_head = rules.check_household_relationships(labels)
+        head_name = next(m for m in moving if m.atena_no == new_head).full_name()
+        if whole:
+            return body.household_no, head_name  # the whole household moves, 続柄 restated
+        return open_household(ctx), head_name
+    if body.to_household_no == body.household_no:
+        raise InvalidInput("same_household", "移動元と移動先が同じ世帯です。", "to_household_no")
+    target = load_members(ctx, body.to_household_no, "to_household_no")
+    if not address_values(body.address).same_place(head_of(target)):
+        raise InvalidInput("address_mismatch", "転居先の住所が、入る世帯の住所と異なります。", "address")
+    if any(label == rules.HEAD for label in labels.values()):
+        raise InvalidInput(
+            "household_has_head", "移る先の世帯には世帯主がいます。続柄を確認してください。", "members"
+        )
+    return body.to_household_no, head_of(target).full_name()
 
 
 def on_move_out(ctx: EventContext, body: schemas.MoveOut) -> None:
