@@ -269,3 +269,25 @@ def test_names_are_stored_in_nfc_with_variation_selectors_kept(client: TestClien
     assert record["family_name"] == ivs_name
     assert record["given_name"] == "がく"
     assert record["family_kana"] == "ガク"
+
+
+def test_numbers_and_bytes_no_database_can_take(client: TestClient, engine: Engine) -> None:
+    huge = 10**30
+    for url in (f"{BASE}/events/{huge}", f"{BASE}/events/99999999999"):
+        response = client.get(url)
+        assert (response.status_code, response.json()["error"]["field"]) == (422, "event_no")
+    refused(
+        client,
+        engine,
+        {"type": "cancellation", "event_date": days(0), "cancels_event_no": huge, "reason_detail": "x"},
+        422,
+        "invalid_less_than_equal",
+        "cancels_event_no",
+    )
+    refused(
+        client,
+        engine,
+        b'{"type": "death", "event_date": "2020-01-01", "atena_no": "\xff\xfe"}',
+        400,
+        "malformed_json",
+    )

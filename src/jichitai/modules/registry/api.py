@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,9 @@ from jichitai.platform.jp import Era, JpValueError, parse_date
 from jichitai.platform.tenancy import Tenant, get_municipality, get_tenant
 
 router = APIRouter(prefix="/api/v1/municipalities/{lg_code}", tags=["住民記録"])
+
+MAX_INT = 2**31 - 1
+"""Largest number a stored counter can hold on both engines."""
 
 ANONYMOUS_ACTOR = "api"
 """Actor recorded until staff accounts exist (issue 3)."""
@@ -164,7 +167,7 @@ def list_events(
 
 
 @router.get("/events/{event_no}", response_model=EventOut, summary="異動の照会")
-def get_event(lg_code: str, event_no: int, request: Request) -> EventOut:
+def get_event(lg_code: str, event_no: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request) -> EventOut:
     """One event with the person rows it changed."""
     with read_session(_engine(request)) as session:
         tenant = get_tenant(session, lg_code)

@@ -259,7 +259,7 @@ class Cancellation(EventBase):
     """異動の取消し: restore the state before an earlier event, as new history rows."""
 
     type: Literal["cancellation"]
-    cancels_event_no: int = Field(ge=1)
+    cancels_event_no: int = Field(ge=1, le=2**31 - 1)
     reason_detail: str = Field(min_length=1, max_length=200, description="取消しの理由")
 
 

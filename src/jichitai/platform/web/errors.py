@@ -84,6 +84,7 @@ async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
 
 async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
     codes = {
+        400: ("malformed_json", "送信データを読み取れません (JSON/UTF-8 の形式を確認してください)。"),
         404: ("not_found", "対象が見つかりません。"),
         405: ("method_not_allowed", "この操作はできません。"),
     }
@@ -103,6 +104,12 @@ async def _data(_request: Request, exc: DataError) -> JSONResponse:
     # A value the database cannot hold that slipped past validation; the transaction was rolled back.
     log.warning("data error: %s", exc.orig)
     return JSONResponse(error_body("invalid_value", "保存できない値が含まれています。"), status_code=422)
+
+
+async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+    # A number too large for the database driver (SQLite refuses ints over 64 bits) that slipped past limits.
+    log.warning("overflow: %s", exc)
+    return JSONResponse(error_body("invalid_value", "数値が大きすぎます。"), status_code=422)
 
 
 async def _operational(_request: Request, exc: OperationalError) -> JSONResponse:
@@ -125,5 +132,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(IntegrityError, _integrity)  # type: ignore[arg-type]
     app.add_exception_handler(DataError, _data)  # type: ignore[arg-type]
+    app.add_exception_handler(OverflowError, _overflow)  # type: ignore[arg-type]
     app.add_exception_handler(OperationalError, _operational)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)
