@@ -257,3 +257,64 @@ def test_joining_a_household_elsewhere_is_refused(client: TestClient, engine: En
         "address_mismatch",
     )
     refused(client, engine, {**relocate(household_no), "to_household_no": son}, 422, "members_required")
+
+
+def test_entitlement_items_from_move_in_and_correction(client: TestClient, engine: Engine) -> None:
+    body = {
+        "type": "domestic_move_in",
+        "event_date": days(-5),
+        "previous_address": "宮城県石巻市",
+        "address": {"area": "本町一丁目", "number": "3番"},
+        "persons": [
+            {
+                **person("高橋", "茂", ("タカハシ", "シゲル"), "1950-04-01", "male", "世帯主"),
+                "entitlements": {
+                    "nhi_qualified": True,
+                    "nhi_acquired_on": "令和2年4月1日",
+                    "elector_registered": True,
+                },
+            }
+        ],
+    }
+    atena = post(client, body)["persons"][0]["atena_no"]
+    items = resident(client, atena)["current"]["entitlements"]
+    assert (items["nhi_qualified"], items["nhi_acquired_on"], items["elector_registered"]) == (
+        True,
+        "2020-04-01",
+        True,
+    )
+    assert items["pension_qualified"] is False
+    post(
+        client,
+        {
+            "type": "ex_officio_correction",
+            "event_date": days(0),
+            "atena_no": atena,
+            "corrections": {
+                "entitlements": {
+                    "pension_qualified": True,
+                    "basic_pension_no": "1234567890",
+                    "pension_category": "第1号",
+                    "child_allowance_from": "2026-04",
+                }
+            },
+            "reason_detail": "国民年金 資格取得の通知",
+        },
+    )
+    items = resident(client, atena)["current"]["entitlements"]
+    assert (items["pension_qualified"], items["basic_pension_no"], items["nhi_qualified"]) == (
+        True,
+        "1234567890",
+        True,
+    )
+    bad = {**body["persons"][0], "entitlements": {"nhi_acquired_on": "2020-02-30"}}
+    refused(
+        client,
+        engine,
+        {**body, "persons": [bad]},
+        422,
+        "impossible_date",
+        "persons[0].entitlements.nhi_acquired_on",
+    )
+    bad_month = {**body["persons"][0], "entitlements": {"child_allowance_from": "2026-13"}}
+    refused(client, engine, {**body, "persons": [bad_month]}, 422, "invalid_string_pattern_mismatch")

@@ -89,3 +89,11 @@ def test_cancellation_reasons() -> None:
     assert rules.cancellation_reason("消除") == ("異動の取消し(増)", "記載")
     assert rules.cancellation_reason("記載") == ("異動の取消し(減)", "消除")
     assert rules.cancellation_reason("修正") == ("異動の取消し(修正)", "修正")
+
+
+def test_entitlement_output_covers_every_entitlement_column() -> None:
+    from jichitai.modules.registry.models import ENTITLEMENT_COLUMNS
+    from jichitai.modules.registry.responses import EntitlementsOut
+
+    assert set(EntitlementsOut.model_fields) == set(ENTITLEMENT_COLUMNS)
+    assert len(ENTITLEMENT_COLUMNS) == 18

@@ -39,7 +39,6 @@ TABLES: dict[str, Table] = {
     if isinstance(table, Table)
 }
 _COLUMNS = {name: [c.name for c in table.columns] for name, table in TABLES.items()}
-_GETTERS = {name: itemgetter(*cols) for name, cols in _COLUMNS.items()}
 
 
 def write_batch(conn: Connection, batch: Batch) -> None:
@@ -59,11 +58,13 @@ def _copy(conn: Connection, batch: Batch) -> None:
         for name, rows in batch.tables():
             if not rows:
                 continue
-            getter = _GETTERS[name]
-            statement = f"COPY {name} ({', '.join(_COLUMNS[name])}) FROM STDIN"
+            # Columns the generator leaves out take their server defaults (e.g. the 法7条 flags).
+            columns = [c for c in _COLUMNS[name] if c in rows[0]]
+            getter = itemgetter(*columns)
+            statement = f"COPY {name} ({', '.join(columns)}) FROM STDIN"
             with cursor.copy(statement) as copy:
                 if name == "registry_event":
-                    details = _COLUMNS[name].index("details")
+                    details = columns.index("details")
                     for row in rows:
                         values = list(getter(row))
                         values[details] = json.dumps(values[details], ensure_ascii=False)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    false,
     text,
     true,
 )
@@ -242,6 +243,35 @@ class PersonRecord(Base):
     """消除の異動年月日; for 転出, the 転出予定日."""
     move_out_destination: Mapped[str | None] = mapped_column(String(400))
 
+    # 法7条 entitlement items, kept up to date by the business systems (国保, 年金, …) through 職権修正
+    elector_registered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """選挙人名簿への登録の有無."""
+    nhi_qualified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """国民健康保険の被保険者."""
+    nhi_acquired_on: Mapped[dt.date | None] = mapped_column(Date)
+    nhi_lost_on: Mapped[dt.date | None] = mapped_column(Date)
+    late_elderly_qualified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """後期高齢者医療の被保険者."""
+    late_elderly_acquired_on: Mapped[dt.date | None] = mapped_column(Date)
+    late_elderly_lost_on: Mapped[dt.date | None] = mapped_column(Date)
+    ltc_qualified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """介護保険の被保険者."""
+    ltc_acquired_on: Mapped[dt.date | None] = mapped_column(Date)
+    ltc_lost_on: Mapped[dt.date | None] = mapped_column(Date)
+    pension_qualified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """国民年金の被保険者."""
+    basic_pension_no: Mapped[str | None] = mapped_column(String(10))
+    """基礎年金番号."""
+    pension_category: Mapped[str | None] = mapped_column(String(10))
+    """国民年金の種別 (第1号, 第3号, 任意加入 …)."""
+    pension_category_changed_on: Mapped[dt.date | None] = mapped_column(Date)
+    pension_acquired_on: Mapped[dt.date | None] = mapped_column(Date)
+    pension_lost_on: Mapped[dt.date | None] = mapped_column(Date)
+    child_allowance_from: Mapped[str | None] = mapped_column(String(7))
+    """児童手当の支給開始年月 (YYYY-MM)."""
+    child_allowance_to: Mapped[str | None] = mapped_column(String(7))
+    """児童手当の支給終了年月 (YYYY-MM)."""
+
     __table_args__ = (
         ForeignKeyConstraint(
             ["lg_code", "atena_no"], ["registry_person.lg_code", "registry_person.atena_no"]
@@ -320,6 +350,15 @@ def current_only() -> ColumnElement[bool]:
     """The filter for current snapshots, in the form the partial indexes are declared with."""
     return PersonRecord.is_current == true()
 
+
+ENTITLEMENT_COLUMNS: tuple[str, ...] = tuple(
+    c.name
+    for c in PersonRecord.__table__.columns
+    if c.name == "elector_registered"
+    or c.name.startswith(("nhi_", "late_elderly_", "ltc_", "pension_"))
+    or c.name in {"basic_pension_no", "child_allowance_from", "child_allowance_to"}
+)
+"""The 法7条 items maintained by other systems; a new snapshot without them means "not qualified"."""
 
 SNAPSHOT_COLUMNS: tuple[str, ...] = tuple(
     c.name

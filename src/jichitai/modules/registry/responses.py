@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from jichitai.modules.registry.models import (
+    ENTITLEMENT_COLUMNS,
     SEX_LABELS,
     STATUS_LABELS,
     Event,
@@ -32,6 +33,29 @@ def date_out(value: dt.date, text: str | None, eras: tuple[Era, ...], *, western
         return DateOut(value=value, display=text, irregular=True)
     display = f"{value.year}年{value.month}月{value.day}日" if western else format_wareki(value, eras)
     return DateOut(value=value, display=display, irregular=False)
+
+
+class EntitlementsOut(BaseModel):
+    """法7条 items: 選挙人名簿, 国保, 後期高齢者医療, 介護保険, 国民年金, 児童手当."""
+
+    elector_registered: bool
+    nhi_qualified: bool
+    nhi_acquired_on: dt.date | None
+    nhi_lost_on: dt.date | None
+    late_elderly_qualified: bool
+    late_elderly_acquired_on: dt.date | None
+    late_elderly_lost_on: dt.date | None
+    ltc_qualified: bool
+    ltc_acquired_on: dt.date | None
+    ltc_lost_on: dt.date | None
+    pension_qualified: bool
+    basic_pension_no: str | None
+    pension_category: str | None
+    pension_category_changed_on: dt.date | None
+    pension_acquired_on: dt.date | None
+    pension_lost_on: dt.date | None
+    child_allowance_from: str | None
+    child_allowance_to: str | None
 
 
 class RecordOut(BaseModel):
@@ -82,6 +106,7 @@ class RecordOut(BaseModel):
     removal_reason: str | None
     removed_on: dt.date | None
     move_out_destination: str | None
+    entitlements: EntitlementsOut
 
 
 def record_out(record: PersonRecord, town: str, eras: tuple[Era, ...]) -> RecordOut:
@@ -135,6 +160,9 @@ def record_out(record: PersonRecord, town: str, eras: tuple[Era, ...]) -> Record
         removal_reason=record.removal_reason,
         removed_on=record.removed_on,
         move_out_destination=record.move_out_destination,
+        entitlements=EntitlementsOut.model_validate(
+            {name: getattr(record, name) for name in ENTITLEMENT_COLUMNS}
+        ),
     )
 
 

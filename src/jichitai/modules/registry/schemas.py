@@ -77,6 +77,36 @@ class ForeignItems(Strict):
     foreign_resident_since: PlainDate | None = Field(default=None, description="外国人住民となった年月日")
 
 
+YEAR_MONTH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class Entitlements(Strict):
+    """法7条 items recorded from other systems (国保, 後期高齢, 介護, 国民年金, 児童手当, 選挙人名簿)."""
+
+    elector_registered: bool | None = Field(default=None, description="選挙人名簿登録")
+    nhi_qualified: bool | None = Field(default=None, description="国民健康保険 該当")
+    nhi_acquired_on: PlainDate | None = None
+    nhi_lost_on: PlainDate | None = None
+    late_elderly_qualified: bool | None = Field(default=None, description="後期高齢者医療 該当")
+    late_elderly_acquired_on: PlainDate | None = None
+    late_elderly_lost_on: PlainDate | None = None
+    ltc_qualified: bool | None = Field(default=None, description="介護保険 該当")
+    ltc_acquired_on: PlainDate | None = None
+    ltc_lost_on: PlainDate | None = None
+    pension_qualified: bool | None = Field(default=None, description="国民年金 該当")
+    basic_pension_no: str | None = Field(default=None, pattern=r"^[0-9]{10}$", description="基礎年金番号")
+    pension_category: str | None = Field(default=None, max_length=10, description="国民年金の種別")
+    pension_category_changed_on: PlainDate | None = None
+    pension_acquired_on: PlainDate | None = None
+    pension_lost_on: PlainDate | None = None
+    child_allowance_from: str | None = Field(
+        default=None, pattern=YEAR_MONTH, description="児童手当 支給開始年月"
+    )
+    child_allowance_to: str | None = Field(
+        default=None, pattern=YEAR_MONTH, description="児童手当 支給終了年月"
+    )
+
+
 KANA = r"^[\u30A0-\u30FF\u3040-\u309F\uFF65-\uFF9F 　]*$"
 
 
@@ -100,6 +130,9 @@ class PersonInput(Strict):
     honseki: str | None = Field(default=None, max_length=200, description="本籍")
     honseki_head: str | None = Field(default=None, max_length=100, description="筆頭者")
     foreign: ForeignItems | None = Field(default=None, description="外国人住民の記載事項")
+    entitlements: Entitlements | None = Field(
+        default=None, description="国保・年金・介護・児童手当・選挙人名簿の記載 (転出証明書の記載から)"
+    )
 
 
 class Address(Strict):
@@ -244,6 +277,7 @@ class Corrections(Strict):
     honseki_head: str | None = Field(default=None, max_length=100)
     my_number: str | None = None
     address_building: str | None = Field(default=None, max_length=300)
+    entitlements: Entitlements | None = None
 
 
 class ExOfficioCorrection(EventBase):

@@ -137,6 +137,14 @@ class EventContext:
         self.session.flush()
 
 
+def entitlement_columns(ctx: EventContext, items: schemas.Entitlements, path: str) -> dict[str, Any]:
+    """The 法7条 entitlement items that were given, as record columns (dates parsed against the eras)."""
+    columns: dict[str, Any] = {}
+    for name, value in items.model_dump(exclude_unset=True).items():
+        columns[name] = ctx.plain_date(value, f"{path}.{name}") if name.endswith("_on") else value
+    return columns
+
+
 # --- lookups that refuse -----------------------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from jichitai.modules.registry.models import (
     ResidentKind,
     ResidentStatus,
 )
-from jichitai.modules.registry.services.context import EventContext
+from jichitai.modules.registry.services.context import EventContext, entitlement_columns
 from jichitai.modules.registry.services.entry import my_number_for
 from jichitai.modules.registry.snapshots import (
     date_columns,
@@ -35,6 +35,9 @@ def on_ex_officio_correction(ctx: EventContext, body: schemas.ExOfficioCorrectio
             changes.update(date_columns(name, ctx.date(body.corrections.birth_date, path)))
         elif name == "my_number":
             changes[name] = my_number_for(ctx, value, path, record.atena_no)
+        elif name == "entitlements":
+            assert body.corrections.entitlements is not None
+            changes.update(entitlement_columns(ctx, body.corrections.entitlements, path))
         else:
             changes[name] = value
     if record.kind is ResidentKind.FOREIGN and (changes.get("honseki") or changes.get("honseki_head")):

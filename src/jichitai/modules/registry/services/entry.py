@@ -19,6 +19,7 @@ from jichitai.modules.registry.models import (
 from jichitai.modules.registry.services.context import (
     EventContext,
     address_values,
+    entitlement_columns,
     head_of,
     load_members,
     open_household,
@@ -100,6 +101,8 @@ def person_values(ctx: EventContext, pin: schemas.PersonInput, path: str) -> dic
         "my_number": my_number_for(ctx, pin.my_number, f"{path}.my_number", None),
         "juminhyo_code": juminhyo_code_for(ctx, pin.juminhyo_code, f"{path}.juminhyo_code"),
     }
+    if pin.entitlements is not None:
+        values.update(entitlement_columns(ctx, pin.entitlements, f"{path}.entitlements"))
     foreign = pin.foreign
     if foreign is None:
         if not pin.family_name:
