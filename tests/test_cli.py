@@ -14,8 +14,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import text
+
 from jichitai.modules.registry import count_residents
-from jichitai.platform.db import make_engine, read_session
+from jichitai.platform.audit import append_entry
+from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.tenancy import Tenant, list_municipalities
 
 
@@ -125,3 +128,29 @@ def test_demo_seeds_three_towns_once(tmp_path: Path) -> None:
             assert [count_residents(session, Tenant(code)) for code in towns] == [60, 60, 60]
     finally:
         engine.dispose()
+
+
+def test_audit_verify_names_the_first_bad_entry(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    assert run(tmp_path, *ADD_OTSUCHI).returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'jichitai.db'}")
+    try:
+        for i in range(3):
+            with UnitOfWork(engine) as uow:
+                append_entry(
+                    uow.session,
+                    Tenant("034614"),
+                    actor="tester",
+                    action="registry:resident:read",
+                    subject=str(i),
+                )
+                uow.commit()
+        clean = run(tmp_path, "audit", "verify")
+        assert (clean.returncode, "034614: OK (3 件)" in clean.stdout) == (0, True), clean.stdout
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE audit_entry SET actor = 'intruder' WHERE seq = 2"))
+    finally:
+        engine.dispose()
+    broken = run(tmp_path, "audit", "verify", "--municipality", "034614")
+    assert broken.returncode == 1
+    assert "2 番" in broken.stdout

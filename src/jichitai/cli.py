@@ -13,7 +13,7 @@ from rich.console import Console
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.errors import DomainError
 from jichitai.platform.migrate import upgrade
-from jichitai.platform.tenancy import create_municipality, get_municipality, get_tenant
+from jichitai.platform.tenancy import create_municipality, get_municipality, get_tenant, list_municipalities
 from jichitai.settings import get_settings
 
 app = typer.Typer(help="jichitai-cloud: 自治体クラウド 共同利用基盤", no_args_is_help=True)
@@ -21,6 +21,8 @@ db_app = typer.Typer(help="データベースの管理", no_args_is_help=True)
 municipality_app = typer.Typer(help="市区町村 (テナント) の管理", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(municipality_app, name="municipality")
+audit_app = typer.Typer(help="監査証跡", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 console = Console()
 
 ACTOR = "cli"
@@ -67,6 +69,39 @@ def municipality_add(
     finally:
         engine.dispose()
     console.print(f"[green]{prefecture}{name} ({lg_code}) を登録しました。[/green]")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    municipality: Annotated[
+        str | None, typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
+    ] = None,
+) -> None:
+    """Verify every audit hash chain and name the first bad entry (exit 1 when any chain is broken)."""
+    from jichitai.platform.audit import verify_chain
+
+    engine = make_engine(_url())
+    broken = False
+    try:
+        with read_session(engine) as session:
+            codes = [municipality] if municipality else [m.lg_code for m in list_municipalities(session)]
+            for code in codes:
+                verdict = verify_chain(session, get_tenant(session, code))
+                if verdict.ok:
+                    console.print(f"{code}: OK ({verdict.checked} 件)")
+                else:
+                    broken = True
+                    console.print(
+                        f"[red]{code}: 改ざんを検出しました — 最初の不正な記録は {verdict.first_bad} 番 "
+                        f"({verdict.reason})[/red]"
+                    )
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red] ({exc.code})")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -1,0 +1,178 @@
+"""A tamper-evident audit trail: one hash chain of entries per municipality (DESIGN §3.4).
+
+Each entry's hash covers its own fields and the previous entry's hash, so editing, deleting, inserting or
+reordering any entry breaks every later link; the per-tenant counter (``tenant_sequence`` "audit") also
+knows how many entries were written, so even a deleted *last* entry is found. An attacker who can rewrite
+the whole chain and the counter is caught by signed chain heads kept elsewhere (issue 3, next step).
+
+Entries are appended inside the caller's transaction, so the audit entry commits or rolls back with the work
+it records.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKeyConstraint, Index, Integer, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from jichitai.platform.db import LG_CODE, Base, utcnow
+from jichitai.platform.tenancy import Tenant, TenantSequence, next_numbers
+
+GENESIS = "0" * 64
+"""The previous-hash of the first entry of every chain."""
+
+SEQUENCE = "audit"
+
+
+class AuditEntry(Base):
+    """Who did what to whom, when, for which purpose, with what outcome; linked into the tenant's chain."""
+
+    __tablename__ = "audit_entry"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    recorded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(60))
+    purpose: Mapped[str | None] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str | None] = mapped_column(String(40))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["municipality.lg_code"]),
+        Index("ix_audit_entry_subject", "lg_code", "subject", "seq"),
+        Index("ix_audit_entry_actor", "lg_code", "actor", "seq"),
+    )
+
+
+def entry_digest(entry: AuditEntry) -> str:
+    """SHA-256 over the entry's fields in a canonical JSON form, chained to ``prev_hash``.
+
+    Times are normalised to UTC microseconds so the same entry hashes alike whether it was read back from
+    SQLite (naive) or PostgreSQL (aware).
+    """
+    recorded = entry.recorded_at
+    if recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=dt.UTC)
+    payload = {
+        "lg_code": entry.lg_code,
+        "seq": entry.seq,
+        "recorded_at": recorded.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": entry.actor,
+        "role": entry.role,
+        "purpose": entry.purpose,
+        "action": entry.action,
+        "subject": entry.subject,
+        "request_id": entry.request_id,
+        "outcome": entry.outcome,
+        "details": entry.details,
+        "prev_hash": entry.prev_hash,
+    }
+    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def append_entry(
+    session: Session,
+    tenant: Tenant,
+    *,
+    actor: str,
+    action: str,
+    outcome: str = "ok",
+    subject: str | None = None,
+    role: str | None = None,
+    purpose: str | None = None,
+    request_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry to the tenant's chain inside the caller's transaction.
+
+    The counter row lock serialises appends of one town, so each entry links to the one before it.
+    """
+    seq = next_numbers(session, tenant, SEQUENCE)[0]
+    previous = session.get(AuditEntry, (tenant.lg_code, seq - 1)) if seq > 1 else None
+    entry = AuditEntry(
+        lg_code=tenant.lg_code,
+        seq=seq,
+        recorded_at=utcnow(),
+        actor=actor,
+        role=role,
+        purpose=purpose,
+        action=action,
+        subject=subject,
+        request_id=request_id,
+        outcome=outcome,
+        details=details or {},
+        prev_hash=previous.entry_hash if previous is not None else GENESIS,
+    )
+    entry.entry_hash = entry_digest(entry)
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of checking one chain: ``first_bad`` is the first sequence number that fails."""
+
+    lg_code: str
+    checked: int
+    first_bad: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every entry links and hashes correctly and none is missing."""
+        return self.first_bad is None
+
+
+def _entries(session: Session, tenant: Tenant, batch: int = 5000) -> Iterator[AuditEntry]:
+    last = 0
+    while True:
+        rows = list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.lg_code == tenant.lg_code, AuditEntry.seq > last)
+                .order_by(AuditEntry.seq)
+                .limit(batch)
+            )
+        )
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify_chain(session: Session, tenant: Tenant) -> Verdict:
+    """Walk the tenant's chain from the start and report the first entry that is missing or altered."""
+    expected_prev = GENESIS
+    expected_seq = 1
+    for entry in _entries(session, tenant):
+        if entry.seq != expected_seq:
+            return Verdict(tenant.lg_code, expected_seq - 1, expected_seq, "missing entry (deleted)")
+        if entry.prev_hash != expected_prev:
+            return Verdict(tenant.lg_code, expected_seq - 1, entry.seq, "link to the previous entry broken")
+        if entry_digest(entry) != entry.entry_hash:
+            return Verdict(tenant.lg_code, expected_seq - 1, entry.seq, "entry altered")
+        expected_prev = entry.entry_hash
+        expected_seq += 1
+    written = session.get(TenantSequence, (tenant.lg_code, SEQUENCE))
+    count = written.last_value if written is not None else 0
+    if count >= expected_seq:
+        return Verdict(tenant.lg_code, expected_seq - 1, expected_seq, "missing entry (deleted)")
+    if count < expected_seq - 1:
+        checked = expected_seq - 1
+        return Verdict(tenant.lg_code, checked, count + 1, "entry beyond the recorded count (inserted)")
+    return Verdict(tenant.lg_code, expected_seq - 1)
