@@ -146,11 +146,11 @@ def test_audit_verify_names_the_first_bad_entry(tmp_path: Path) -> None:
                 )
                 uow.commit()
         clean = run(tmp_path, "audit", "verify")
-        assert (clean.returncode, "034614: OK (3 件)" in clean.stdout) == (0, True), clean.stdout
+        assert (clean.returncode, "034614: OK (4 件)" in clean.stdout) == (0, True), clean.stdout
         with engine.begin() as conn:
-            conn.execute(text("UPDATE audit_entry SET actor = 'intruder' WHERE seq = 2"))
+            conn.execute(text("UPDATE audit_entry SET actor = 'intruder' WHERE seq = 3"))
     finally:
         engine.dispose()
     broken = run(tmp_path, "audit", "verify", "--municipality", "034614")
     assert broken.returncode == 1
-    assert "2 番" in broken.stdout
+    assert "3 番" in broken.stdout

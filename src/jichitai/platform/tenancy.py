@@ -151,7 +151,6 @@ def create_municipality(
     actor: str,
 ) -> Municipality:
     """Register a new tenant with its initial settings (one transaction)."""
-    del actor  # recorded by the audit trail once staff accounts exist (issue 3)
     code = parse_lg_code(lg_code)
     session = uow.session
     if session.get(Municipality, code) is not None:
@@ -173,5 +172,11 @@ def create_municipality(
     for key, value in (settings or {}).items():
         session.add(MunicipalitySetting(lg_code=code, key=key, effective_from=start, value=value))
     session.flush()
+    # The chain of a new town starts with its own creation. (Imported here: audit builds on this module.)
+    from jichitai.platform.audit import append_entry
+
+    append_entry(
+        session, Tenant(code), actor=actor, action="platform:municipality:create", details=settings or {}
+    )
     uow.commit()
     return municipality

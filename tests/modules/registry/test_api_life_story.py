@@ -6,9 +6,13 @@ import datetime as dt
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from jichitai.platform.audit import AuditEntry, verify_chain
 from jichitai.platform.clock import today_jst
 from jichitai.platform.jp import juminhyo_code_check_digit, my_number_check_digit
+from jichitai.platform.tenancy import Tenant
 
 BASE = "/api/v1/municipalities/034614"
 
@@ -203,6 +207,18 @@ def test_life_story(client: TestClient) -> None:
     removed = client.get(f"{BASE}/residents", params={"kana": "ヤマダ イチロー", "status": "removed"}).json()
     assert [r["atena_no"] for r in removed["items"]] == [ichiro_no]
     assert [m["given_name"] for m in household(client, household_no)["members"]] == ["花子", "さくら"]
+
+
+def test_every_written_person_is_in_the_audit_chain(client: TestClient, engine: Engine) -> None:
+    moved_in = move_in_family(client)
+    with Session(engine) as session:
+        entries = session.scalars(
+            select(AuditEntry).where(AuditEntry.lg_code == "034614").order_by(AuditEntry.seq)
+        ).all()
+        assert [e.action for e in entries] == ["platform:municipality:create"] + ["registry:event:record"] * 3
+        assert [e.subject for e in entries[1:]] == [p["atena_no"] for p in moved_in["persons"]]
+        assert {e.details["event_no"] for e in entries[1:]} == {moved_in["event_no"]}
+        assert verify_chain(session, Tenant("034614")).ok
 
 
 def test_cancellation_restores_prior_state_as_new_rows(client: TestClient) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from jichitai.modules.registry.bulk import load_population
+from jichitai.platform.audit import append_entry
+from jichitai.platform.db import UnitOfWork
 from jichitai.platform.tenancy import Tenant
 
 
@@ -16,4 +18,14 @@ def generate_population(
     Runs in batches of its own transactions, because a million-resident load in one transaction would hold
     the write lock for minutes; a failed load leaves whole batches only, each internally consistent.
     """
-    return load_population(engine, tenant, residents, seed, actor=actor, progress=progress)
+    stats = load_population(engine, tenant, residents, seed, actor=actor, progress=progress)
+    with UnitOfWork(engine) as uow:
+        append_entry(
+            uow.session,
+            tenant,
+            actor=actor,
+            action="registry:population:generate",
+            details={"seed": seed, **stats},
+        )
+        uow.commit()
+    return stats

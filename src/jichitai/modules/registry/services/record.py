@@ -22,6 +22,7 @@ from jichitai.modules.registry.services.households import (
     on_move_out,
     on_relocation,
 )
+from jichitai.platform.audit import append_entry
 from jichitai.platform.calendar import load_eras
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork
@@ -92,5 +93,20 @@ def record_event(
     if ctx.warnings:
         event.details = {**event.details, "warnings": ctx.warnings}
     ctx.finish()
+    for link in ctx.links:
+        # One entry per person written, in the same transaction (DESIGN §3.3-3.4): "who changed this person".
+        append_entry(
+            session,
+            tenant,
+            actor=actor,
+            action="registry:event:record",
+            subject=link.atena_no,
+            request_id=request_id,
+            details={
+                "event_no": event.event_no,
+                "event_type": event.event_type,
+                "history_no": link.history_no_after,
+            },
+        )
     uow.commit()
     return event
