@@ -6,7 +6,7 @@ Then the baseline: the same number of ``registry_person_record``-shaped rows, pr
 into a scratch table with identical columns but no keys or indexes, in batches of the same size, each batch in
 its own transaction:
 
-- PostgreSQL: ``CREATE TABLE … (LIKE registry_person_record)`` and ``COPY … FROM STDIN`` (``write_row``);
+- PostgreSQL: ``CREATE TABLE … (LIKE registry_person_record INCLUDING DEFAULTS)`` and ``COPY … FROM STDIN`` (``write_row``);
 - SQLite: a table with the same columns and the DB-API's ``executemany``.
 
 ``ratio_ours_over_raw`` is our seconds divided by the baseline's seconds for the same number of record rows:
@@ -103,7 +103,7 @@ def _chunks(rows: Sequence[tuple[Any, ...]], total: int) -> list[Sequence[tuple[
 def _raw_copy_pg(engine: Engine, rows: Sequence[tuple[Any, ...]], total: int) -> float:
     with engine.connect() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {SCRATCH}")
-        conn.exec_driver_sql(f"CREATE TABLE {SCRATCH} (LIKE registry_person_record)")
+        conn.exec_driver_sql(f"CREATE TABLE {SCRATCH} (LIKE registry_person_record INCLUDING DEFAULTS)")
         conn.commit()
     raw = engine.raw_connection()
     try:
