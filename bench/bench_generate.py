@@ -6,7 +6,8 @@ Then the baseline: the same number of ``registry_person_record``-shaped rows, pr
 into a scratch table with identical columns but no keys or indexes, in batches of the same size, each batch in
 its own transaction:
 
-- PostgreSQL: ``CREATE TABLE … (LIKE registry_person_record INCLUDING DEFAULTS)`` and ``COPY … FROM STDIN`` (``write_row``);
+- PostgreSQL: ``CREATE TABLE … (LIKE registry_person_record INCLUDING DEFAULTS)`` and ``COPY … FROM STDIN``
+  (``write_row``);
 - SQLite: a table with the same columns and the DB-API's ``executemany``.
 
 ``ratio_ours_over_raw`` is our seconds divided by the baseline's seconds for the same number of record rows:

@@ -48,6 +48,7 @@ from _common import (
 from jichitai.modules.registry import queries
 from jichitai.modules.registry.models import PersonRecord, ResidentKind, ResidentStatus
 from jichitai.platform.heap import freeze_startup_heap
+from jichitai.platform.migrate import upgrade
 from jichitai.platform.tenancy import Tenant
 
 PG_NAME = "jichitai_bench_search"
@@ -71,6 +72,7 @@ def _prepare(database: str, residents: int, reuse: bool) -> tuple[Engine, Tenant
     """The loaded database: reused when asked and big enough, else fresh; returns the load seconds."""
     url = _existing_url(database) if reuse else None
     if url is not None:
+        upgrade(url)  # a kept database follows the schema of the code being measured
         engine = open_engine(url)
         try:
             tenant = town_tenant(engine)
