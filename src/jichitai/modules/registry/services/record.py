@@ -22,7 +22,7 @@ from jichitai.modules.registry.services.households import (
     on_move_out,
     on_relocation,
 )
-from jichitai.platform.audit import append_entry
+from jichitai.platform.audit import Entry, append_entries
 from jichitai.platform.calendar import load_eras
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork
@@ -93,20 +93,21 @@ def record_event(
     if ctx.warnings:
         event.details = {**event.details, "warnings": ctx.warnings}
     ctx.finish()
-    for link in ctx.links:
-        # One entry per person written, in the same transaction (DESIGN §3.3-3.4): "who changed this person".
-        append_entry(
-            session,
-            tenant,
-            actor=actor,
-            action="registry:event:record",
-            subject=link.atena_no,
-            request_id=request_id,
-            details={
-                "event_no": event.event_no,
-                "event_type": event.event_type,
-                "history_no": link.history_no_after,
-            },
-        )
+    # One entry per person written, in the same transaction (DESIGN §3.3-3.4): "who changed this person".
+    facts = {"event_no": event.event_no, "event_type": event.event_type}
+    append_entries(
+        session,
+        tenant,
+        [
+            Entry(
+                actor=actor,
+                action="registry:event:record",
+                subject=link.atena_no,
+                request_id=request_id,
+                details={**facts, "history_no": link.history_no_after},
+            )
+            for link in ctx.links
+        ],
+    )
     uow.commit()
     return event
