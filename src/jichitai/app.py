@@ -17,7 +17,11 @@ from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
 from jichitai.platform.web import health, municipalities
 from jichitai.platform.web.errors import install_error_handlers
-from jichitai.platform.web.middleware import InputGuardMiddleware, RequestIdMiddleware
+from jichitai.platform.web.middleware import (
+    InputGuardMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from jichitai.settings import Settings, get_settings
 
 
@@ -44,6 +48,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.engine = engine
     app.state.schema_head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # added last, so it runs first and logs refusals too
     install_error_handlers(app)
     app.include_router(health.router)

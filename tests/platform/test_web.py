@@ -105,3 +105,13 @@ def test_text_that_cannot_be_stored_is_refused(client: TestClient) -> None:
         f"{base}/events", content=b"[" + b"1," * 600_000 + b"1]", headers={"content-type": "application/json"}
     )
     assert (big.status_code, big.json()["error"]["code"]) == (413, "payload_too_large")
+
+
+def test_security_headers_on_every_answer(client: TestClient) -> None:
+    for url in ("/healthz", "/api/v1/municipalities", "/nowhere"):
+        headers = client.get(url).headers
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["cache-control"] == "no-store"
+        assert headers["content-security-policy"].startswith("default-src 'none'")
+    assert "content-security-policy" not in client.get("/docs").headers
