@@ -145,8 +145,13 @@ def test_audit_verify_names_the_first_bad_entry(tmp_path: Path) -> None:
                     subject=str(i),
                 )
                 uow.commit()
+        signed = run(tmp_path, "audit", "sign")
+        assert (signed.returncode, "4 番に署名しました" in signed.stdout) == (0, True), signed.stdout
+        assert (tmp_path / "var" / "keys" / "034614.audit-ed25519.pem").stat().st_mode & 0o777 == 0o600
         clean = run(tmp_path, "audit", "verify")
-        assert (clean.returncode, "034614: OK (4 件)" in clean.stdout) == (0, True), clean.stdout
+        assert (clean.returncode, "034614: OK (4 件, 署名済みヘッド 1 件)" in clean.stdout) == (0, True), (
+            clean.stdout
+        )
         with engine.begin() as conn:
             conn.execute(text("UPDATE audit_entry SET actor = 'intruder' WHERE seq = 3"))
     finally:

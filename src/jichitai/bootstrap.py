@@ -10,13 +10,13 @@ from sqlalchemy import MetaData
 
 from jichitai.modules.registry import api as registry_api
 from jichitai.modules.registry import models as registry_models
-from jichitai.platform import audit, calendar, tenancy
+from jichitai.platform import audit, audit_heads, calendar, tenancy
 from jichitai.platform.db import Base
 
 ROUTERS = (registry_api.router,)
 
 
-TABLE_MODULES = (audit, calendar, tenancy, registry_models)
+TABLE_MODULES = (audit, audit_heads, calendar, tenancy, registry_models)
 """Modules whose import registers tables on :data:`Base.metadata`."""
 
 

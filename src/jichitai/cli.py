@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
+from sqlalchemy.orm import Session
 
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.errors import DomainError
@@ -71,30 +72,40 @@ def municipality_add(
     console.print(f"[green]{prefecture}{name} ({lg_code}) を登録しました。[/green]")
 
 
+def _audit_codes(session: Session, municipality: str | None) -> list[str]:
+    return [municipality] if municipality else [m.lg_code for m in list_municipalities(session)]
+
+
 @audit_app.command("verify")
 def audit_verify(
     municipality: Annotated[
         str | None, typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
     ] = None,
 ) -> None:
-    """Verify every audit hash chain and name the first bad entry (exit 1 when any chain is broken)."""
+    """Verify every audit hash chain and its signed heads; name the first bad entry (exit 1 when broken)."""
     from jichitai.platform.audit import verify_chain
+    from jichitai.platform.audit_heads import load_key, verify_heads
 
+    settings = get_settings()
     engine = make_engine(_url())
     broken = False
     try:
         with read_session(engine) as session:
-            codes = [municipality] if municipality else [m.lg_code for m in list_municipalities(session)]
-            for code in codes:
-                verdict = verify_chain(session, get_tenant(session, code))
-                if verdict.ok:
-                    console.print(f"{code}: OK ({verdict.checked} 件)")
-                else:
-                    broken = True
-                    console.print(
-                        f"[red]{code}: 改ざんを検出しました — 最初の不正な記録は {verdict.first_bad} 番 "
-                        f"({verdict.reason})[/red]"
-                    )
+            for code in _audit_codes(session, municipality):
+                tenant = get_tenant(session, code)
+                verdict = verify_chain(session, tenant)
+                key = load_key(settings.resolved_key_dir(), code)
+                heads = verify_heads(session, tenant, key.public_key() if key else None)
+                if verdict.ok and heads.ok:
+                    console.print(f"{code}: OK ({verdict.checked} 件, 署名済みヘッド {heads.checked} 件)")
+                    continue
+                broken = True
+                first_bad, reason = (
+                    (verdict.first_bad, verdict.reason) if not verdict.ok else (heads.first_bad, heads.reason)
+                )
+                console.print(
+                    f"[red]{code}: 改ざんを検出しました — 最初の不正な記録は {first_bad} 番 ({reason})[/red]"
+                )
     except DomainError as exc:
         console.print(f"[red]{exc.message}[/red] ({exc.code})")
         raise typer.Exit(2) from exc
@@ -102,6 +113,36 @@ def audit_verify(
         engine.dispose()
     if broken:
         raise typer.Exit(1)
+
+
+@audit_app.command("sign")
+def audit_sign(
+    municipality: Annotated[
+        str | None, typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
+    ] = None,
+) -> None:
+    """Sign each audit chain's current head with the town's Ed25519 key (run periodically, e.g. hourly)."""
+    from jichitai.platform.audit_heads import load_or_create_key, sign_head
+
+    settings = get_settings()
+    engine = make_engine(_url())
+    try:
+        with UnitOfWork(engine) as uow:
+            for code in _audit_codes(uow.session, municipality):
+                head = sign_head(
+                    uow.session,
+                    get_tenant(uow.session, code),
+                    load_or_create_key(settings.resolved_key_dir(), code),
+                )
+                console.print(
+                    f"{code}: " + (f"{head.seq} 番に署名しました。" if head else "新しい記録はありません。")
+                )
+            uow.commit()
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red] ({exc.code})")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
 
 
 @app.command()

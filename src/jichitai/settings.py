@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
+    key_dir: Path | None = None
+    """Where each municipality's audit-head signing key lives (outside the database, mode 0600);
+    empty means ``<var_dir>/keys``."""
     workers: int = 1
     """Server worker processes; one Python process uses one core, so match the cores left to the app."""
     log_level: str = "INFO"
@@ -32,6 +35,10 @@ class Settings(BaseSettings):
     """Synthetic residents per demo municipality seeded by ``jichitai demo``."""
     shutdown_timeout: int = 20
     """Seconds the server waits for in-flight requests on SIGTERM before closing."""
+
+    def resolved_key_dir(self) -> Path:
+        """The signing-key directory, defaulting to ``<var_dir>/keys``."""
+        return self.key_dir or self.var_dir / "keys"
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file under ``var_dir``."""

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from jichitai.platform.audit import AuditEntry, append_entry, entry_digest, verify_chain
+from jichitai.platform.audit_heads import load_or_create_key, sign_head, verify_heads
 from jichitai.platform.db import UnitOfWork
 from jichitai.platform.tenancy import Tenant
 
@@ -150,3 +152,46 @@ def test_reordered_entries_are_named(engine: Engine, chains: tuple[Tenant, Tenan
 
         first_bad, _reason = tampered(engine, town, swap)
         assert first_bad == first
+
+
+def test_signed_heads_catch_a_consistently_rewritten_chain(
+    engine: Engine, chains: tuple[Tenant, Tenant], tmp_path: Path
+) -> None:
+    town, _ = chains
+    key = load_or_create_key(tmp_path / "keys", town.lg_code)
+    assert load_or_create_key(tmp_path / "keys", town.lg_code).public_key().public_bytes_raw() == (
+        key.public_key().public_bytes_raw()
+    )
+    with UnitOfWork(engine) as uow:
+        head = sign_head(uow.session, town, key)
+        assert head is not None
+        assert sign_head(uow.session, town, key) is None  # nothing new to sign
+        uow.commit()
+
+    def rewrite(session: Session) -> None:
+        """Edit entry 5 and recompute every later hash: the chain itself still verifies."""
+        prev = None
+        for seq in range(1, ENTRIES + 1):
+            row = session.get(AuditEntry, (town.lg_code, seq))
+            assert row is not None
+            if seq == 5:
+                row.actor = "intruder"
+            if prev is not None:
+                row.prev_hash = prev
+            row.entry_hash = prev = entry_digest(row)
+        session.flush()
+        assert verify_chain(session, town).ok
+
+    with Session(engine) as session:
+        assert verify_heads(session, town, key.public_key()).ok
+        rewrite(session)
+        verdict = verify_heads(session, town, key.public_key())
+        assert (verdict.first_bad, verdict.reason) == (
+            ENTRIES,
+            "chain differs from its signed head (rewritten)",
+        )
+        session.rollback()
+    with Session(engine) as session:
+        stranger = load_or_create_key(tmp_path / "other", town.lg_code)
+        verdict = verify_heads(session, town, stranger.public_key())
+        assert (verdict.first_bad, verdict.reason) == (ENTRIES, "signature of the head is not genuine")
