@@ -32,5 +32,11 @@ def test_policies_hide_other_tenants(engine: Engine, towns: tuple[Tenant, Tenant
         assert sorted(everything) == [town_a.lg_code, town_b.lg_code]
         get_tenant(session, town_a.lg_code)
         unfiltered = "SELECT DISTINCT lg_code FROM {} ORDER BY 1"
-        for table in ("registry_person_record", "registry_event", "registry_person", "tenant_sequence"):
+        for table in (
+            "registry_person_record",
+            "registry_event",
+            "registry_person",
+            "tenant_sequence",
+            "audit_entry",
+        ):
             assert session.execute(text(unfiltered.format(table))).scalars().all() == [town_a.lg_code]
