@@ -6,7 +6,6 @@ and the services only decide *which* snapshots to write.
 
 from __future__ import annotations
 
-import datetime as dt
 import unicodedata
 from dataclasses import dataclass
 from typing import Any
@@ -86,11 +85,6 @@ def date_columns(prefix: str, value: RegisteredDate) -> dict[str, Any]:
     return {prefix: value.value, f"{prefix}_text": value.text}
 
 
-def full_address(town: str, record: PersonRecord) -> str:
-    """住所 with 方書, as printed and as copied into 異動前住所 / 転入前住所."""
-    return record.full_address(town)
-
-
 def first_snapshot(*, lg_code: str, atena_no: str, event_no: int, values: dict[str, Any]) -> PersonRecord:
     """履歴番号 1 of a person entering the register."""
     record = PersonRecord(
@@ -100,8 +94,3 @@ def first_snapshot(*, lg_code: str, atena_no: str, event_no: int, values: dict[s
         setattr(record, name, value)
     refresh_keys(record)
     return record
-
-
-def dates_equal(a: dt.date | None, b: dt.date | None) -> bool:
-    """Small helper for change detection of optional dates."""
-    return a == b
