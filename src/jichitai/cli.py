@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.errors import DomainError
 from jichitai.platform.migrate import upgrade
-from jichitai.platform.tenancy import create_municipality, get_municipality, get_tenant, list_municipalities
+from jichitai.platform.tenancy import (
+    Municipality,
+    Tenant,
+    create_municipality,
+    get_tenant,
+    list_municipalities,
+)
 from jichitai.settings import get_settings
 
 app = typer.Typer(help="jichitai-cloud: 自治体クラウド 共同利用基盤", no_args_is_help=True)
@@ -35,6 +44,22 @@ def _url() -> str:
     return settings.resolved_database_url()
 
 
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    """The command's engine: a refusal becomes its Japanese message and exit status 2; always disposed."""
+    engine = make_engine(_url())
+    try:
+        yield engine
+    except DomainError as exc:
+        console.print(f"[red]{exc.message}[/red] ({exc.code})")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+
+
+MUNICIPALITY_OPTION = typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply database migrations (スキーマを最新にします)."""
@@ -52,23 +77,16 @@ def municipality_add(
 ) -> None:
     """Register a municipality (市区町村を登録します)."""
     settings = dict(s.split("=", 1) for s in setting or [])
-    engine = make_engine(_url())
-    try:
-        with UnitOfWork(engine) as uow:
-            create_municipality(
-                uow,
-                lg_code=lg_code,
-                name=name,
-                name_kana=name_kana,
-                prefecture=prefecture,
-                settings=settings,
-                actor=ACTOR,
-            )
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red] ({exc.code})")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
+    with _engine() as engine, UnitOfWork(engine) as uow:
+        create_municipality(
+            uow,
+            lg_code=lg_code,
+            name=name,
+            name_kana=name_kana,
+            prefecture=prefecture,
+            settings=settings,
+            actor=ACTOR,
+        )
     console.print(f"[green]{prefecture}{name} ({lg_code}) を登録しました。[/green]")
 
 
@@ -78,71 +96,50 @@ def _audit_codes(session: Session, municipality: str | None) -> list[str]:
 
 @audit_app.command("verify")
 def audit_verify(
-    municipality: Annotated[
-        str | None, typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
-    ] = None,
+    municipality: Annotated[str | None, MUNICIPALITY_OPTION] = None,
 ) -> None:
     """Verify every audit hash chain and its signed heads; name the first bad entry (exit 1 when broken)."""
     from jichitai.platform.audit import verify_chain
     from jichitai.platform.audit_heads import load_key, verify_heads
 
     settings = get_settings()
-    engine = make_engine(_url())
     broken = False
-    try:
-        with read_session(engine) as session:
-            for code in _audit_codes(session, municipality):
-                tenant = get_tenant(session, code)
-                verdict = verify_chain(session, tenant)
-                key = load_key(settings.resolved_key_dir(), code)
-                heads = verify_heads(session, tenant, key.public_key() if key else None)
-                if verdict.ok and heads.ok:
-                    console.print(f"{code}: OK ({verdict.checked} 件, 署名済みヘッド {heads.checked} 件)")
-                    continue
-                broken = True
-                first_bad, reason = (
-                    (verdict.first_bad, verdict.reason) if not verdict.ok else (heads.first_bad, heads.reason)
-                )
-                console.print(
-                    f"[red]{code}: 改ざんを検出しました — 最初の不正な記録は {first_bad} 番 ({reason})[/red]"
-                )
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red] ({exc.code})")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
+    with _engine() as engine, read_session(engine) as session:
+        for code in _audit_codes(session, municipality):
+            tenant = get_tenant(session, code)
+            verdict = verify_chain(session, tenant)
+            key = load_key(settings.resolved_key_dir(), code)
+            heads = verify_heads(session, tenant, key.public_key() if key else None)
+            if verdict.ok and heads.ok:
+                console.print(f"{code}: OK ({verdict.checked} 件, 署名済みヘッド {heads.checked} 件)")
+                continue
+            broken = True
+            first_bad, reason = (
+                (verdict.first_bad, verdict.reason) if not verdict.ok else (heads.first_bad, heads.reason)
+            )
+            console.print(
+                f"[red]{code}: 改ざんを検出しました — 最初の不正な記録は {first_bad} 番 ({reason})[/red]"
+            )
     if broken:
         raise typer.Exit(1)
 
 
 @audit_app.command("sign")
 def audit_sign(
-    municipality: Annotated[
-        str | None, typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
-    ] = None,
+    municipality: Annotated[str | None, MUNICIPALITY_OPTION] = None,
 ) -> None:
     """Sign each audit chain's current head with the town's Ed25519 key (run periodically, e.g. hourly)."""
     from jichitai.platform.audit_heads import load_or_create_key, sign_head
 
-    settings = get_settings()
-    engine = make_engine(_url())
-    try:
-        with UnitOfWork(engine) as uow:
-            for code in _audit_codes(uow.session, municipality):
-                head = sign_head(
-                    uow.session,
-                    get_tenant(uow.session, code),
-                    load_or_create_key(settings.resolved_key_dir(), code),
-                )
-                console.print(
-                    f"{code}: " + (f"{head.seq} 番に署名しました。" if head else "新しい記録はありません。")
-                )
-            uow.commit()
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red] ({exc.code})")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
+    key_dir = get_settings().resolved_key_dir()
+    with _engine() as engine, UnitOfWork(engine) as uow:
+        for code in _audit_codes(uow.session, municipality):
+            tenant = get_tenant(uow.session, code)
+            head = sign_head(uow.session, tenant, load_or_create_key(key_dir, code))
+            console.print(
+                f"{code}: " + (f"{head.seq} 番に署名しました。" if head else "新しい記録はありません。")
+            )
+        uow.commit()
 
 
 @app.command()
@@ -154,16 +151,10 @@ def generate(
     """Generate synthetic residents (合成住民データを生成します)."""
     from jichitai.modules.registry.services import generate_population
 
-    engine = make_engine(_url())
-    try:
+    with _engine() as engine:
         with read_session(engine) as session:
             tenant = get_tenant(session, municipality)
         stats = generate_population(engine, tenant, residents, seed=seed, actor=ACTOR, progress=True)
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red] ({exc.code})")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
     console.print_json(json.dumps(stats, ensure_ascii=False, default=str))
 
 
@@ -185,18 +176,15 @@ def demo(
 
     count = residents or get_settings().demo_residents
     upgrade(_url())
-    engine = make_engine(_url())
-    try:
+    with _engine() as engine:
         for i, (code, name, kana, pref, title, mayor) in enumerate(DEMO_TOWNS):
             with read_session(engine) as session:
-                try:
-                    get_municipality(session, code)
-                    console.print(f"{pref}{name} は登録済みです。")
-                    continue
-                except DomainError:
-                    pass
+                present = session.get(Municipality, code) is not None
+            if present:
+                console.print(f"{pref}{name} は登録済みです。")
+                continue
             with UnitOfWork(engine) as uow:
-                create_municipality(
+                town = create_municipality(
                     uow,
                     lg_code=code,
                     name=name,
@@ -212,12 +200,8 @@ def demo(
                     effective_from=dt.date(2024, 4, 1),
                     actor=ACTOR,
                 )
-            with read_session(engine) as session:
-                tenant = get_tenant(session, code)
-            generate_population(engine, tenant, count, seed=i + 1, actor=ACTOR, progress=True)
+            generate_population(engine, Tenant(town.lg_code), count, seed=i + 1, actor=ACTOR, progress=True)
             console.print(f"[green]{pref}{name} ({code}) に {count} 人を生成しました。[/green]")
-    finally:
-        engine.dispose()
 
 
 @app.command()
