@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from alembic import op
+from jichitai.migrations.rls import disable_tenant_policy, enable_tenant_policy
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -31,27 +31,15 @@ TABLES = (
     "registry_event_person",
     "registry_person_record",
 )
-POLICY = (
-    "lg_code = current_setting('jichitai.tenant', true) "
-    "OR coalesce(current_setting('jichitai.tenant', true), '') = ''"
-)
 
 
 def upgrade() -> None:
     """Enable and force RLS with one tenant policy per table."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
     for table in TABLES:
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY tenant_isolation ON {table} USING ({POLICY}) WITH CHECK ({POLICY})")
+        enable_tenant_policy(table)
 
 
 def downgrade() -> None:
     """Drop the policies and disable RLS."""
-    if op.get_bind().dialect.name != "postgresql":
-        return
     for table in TABLES:
-        op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
-        op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")
+        disable_tenant_policy(table)

@@ -12,16 +12,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from jichitai.migrations.rls import enable_tenant_policy
+
 revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-POLICY = (
-    "lg_code = current_setting('jichitai.tenant', true) "
-    "OR coalesce(current_setting('jichitai.tenant', true), '') = ''"
-)
 
 
 def upgrade() -> None:
@@ -49,10 +45,7 @@ def upgrade() -> None:
     with op.batch_alter_table("audit_entry", schema=None) as batch_op:
         batch_op.create_index("ix_audit_entry_actor", ["lg_code", "actor", "seq"], unique=False)
         batch_op.create_index("ix_audit_entry_subject", ["lg_code", "subject", "seq"], unique=False)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE audit_entry ENABLE ROW LEVEL SECURITY")
-        op.execute("ALTER TABLE audit_entry FORCE ROW LEVEL SECURITY")
-        op.execute(f"CREATE POLICY tenant_isolation ON audit_entry USING ({POLICY}) WITH CHECK ({POLICY})")
+    enable_tenant_policy("audit_entry")
 
 
 def downgrade() -> None:

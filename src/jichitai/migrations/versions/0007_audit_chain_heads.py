@@ -12,16 +12,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from jichitai.migrations.rls import enable_tenant_policy
+
 revision: str = "0007"
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-POLICY = (
-    "lg_code = current_setting('jichitai.tenant', true) "
-    "OR coalesce(current_setting('jichitai.tenant', true), '') = ''"
-)
 
 
 def upgrade() -> None:
@@ -38,12 +34,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("lg_code", "seq", name=op.f("pk_audit_chain_head")),
     )
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE audit_chain_head ENABLE ROW LEVEL SECURITY")
-        op.execute("ALTER TABLE audit_chain_head FORCE ROW LEVEL SECURITY")
-        op.execute(
-            f"CREATE POLICY tenant_isolation ON audit_chain_head USING ({POLICY}) WITH CHECK ({POLICY})"
-        )
+    enable_tenant_policy("audit_chain_head")
 
 
 def downgrade() -> None:
