@@ -171,7 +171,11 @@ def _entries(session: Session, tenant: Tenant, batch: int = 5000) -> Iterator[Au
 
 
 def verify_chain(session: Session, tenant: Tenant) -> Verdict:
-    """Walk the tenant's chain from the start and report the first entry that is missing or altered."""
+    """Walk the tenant's chain from the start and report the first entry that is missing or altered.
+
+    Entries are read in batches and expunged from ``session`` as it goes, so a chain of millions of entries
+    is checked in bounded memory; use a session of its own.
+    """
     expected_prev = GENESIS
     expected_seq = 1
     for entry in _entries(session, tenant):

@@ -38,7 +38,7 @@ def move_in(i: int) -> schemas.MoveIn:
 
 def record(engine: Engine, tenant: Tenant, body: schemas.EventBody) -> int:
     with UnitOfWork(engine) as uow:
-        return services.record_event(uow, tenant, body, actor="test").event_no
+        return services.record_event(uow, tenant, body, actor="test").event.event_no
 
 
 def test_concurrent_writers_get_unique_consecutive_numbers(

@@ -134,14 +134,12 @@ def post_event(
     lg_code: str, request: Request, body: Annotated[schemas.EventBody, Body(discriminator="type")]
 ) -> EventOut:
     """Record one 異動; the body's ``type`` selects its shape. Refusals write nothing."""
-    engine = _engine(request)
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(_engine(request)) as uow:
         tenant = get_tenant(uow.session, lg_code)
-        event = services.record_event(
+        recorded = services.record_event(
             uow, tenant, body, actor=ANONYMOUS_ACTOR, request_id=request.state.request_id
         )
-    with read_session(engine) as session:
-        return event_out(event, load_eras(session), queries.event_persons(session, tenant, event.event_no))
+        return event_out(recorded.event, load_eras(uow.session), recorded.persons)
 
 
 @router.get("/events", response_model=EventListOut, summary="異動の一覧")

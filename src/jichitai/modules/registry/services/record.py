@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from jichitai.modules.registry import rules, schemas
 from jichitai.modules.registry.models import (
     Event,
+    EventPerson,
 )
 from jichitai.modules.registry.services.context import EventContext
 from jichitai.modules.registry.services.corrections import on_cancellation, on_ex_officio_correction
@@ -51,6 +53,14 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """A committed event and the person rows it wrote, as the caller needs them for its answer."""
+
+    event: Event
+    persons: list[EventPerson]
+
+
 def record_event(
     uow: UnitOfWork,
     tenant: Tenant,
@@ -58,7 +68,7 @@ def record_event(
     *,
     actor: str,
     request_id: str | None = None,
-) -> Event:
+) -> Recorded:
     """Record one 異動 with every snapshot it changes, in one transaction; refuse with nothing written."""
     session = uow.session
     municipality = get_municipality(session, tenant.lg_code)
@@ -110,4 +120,4 @@ def record_event(
         ],
     )
     uow.commit()
-    return event
+    return Recorded(event, sorted(ctx.links, key=lambda link: link.atena_no))
