@@ -96,6 +96,32 @@ def create_town(engine: Engine) -> Tenant:
     return town_tenant(engine)
 
 
+def staff_headers(
+    engine: Engine, tenant: Tenant, role: str = "registry_clerk", purpose: str = "resident_registry"
+) -> dict[str, str]:
+    """Register a staff member of the benchmark town with ``role`` and return bearer-token headers."""
+    from jichitai.platform.audit import Actor
+    from jichitai.platform.auth.services import Policy, create_user, login_staff
+
+    password = "benchmark passphrase 2026"
+    login_name = f"bench-{role.replace('_', '-')}"
+    with UnitOfWork(engine) as uow:
+        create_user(
+            uow,
+            tenant,
+            login_name=login_name,
+            display_name="ベンチ",
+            password=password,
+            roles=[role],
+            actor=Actor("bench", role="admin", purpose="administration"),
+        )
+    with UnitOfWork(engine) as uow:
+        issued = login_staff(
+            uow, tenant.lg_code, login_name, password, kind="token", policy=Policy(), purpose=purpose
+        )
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
 def town_tenant(engine: Engine) -> Tenant:
     """The tenant of the benchmark municipality (which must exist)."""
     with read_session(engine) as session:

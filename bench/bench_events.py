@@ -46,6 +46,7 @@ from _common import (
     p50_p99_ms,
     ratio,
     run_pgbench,
+    staff_headers,
 )
 from jichitai.modules.registry import schemas, services
 from jichitai.modules.registry.models import PersonRecord, ResidentStatus
@@ -243,8 +244,10 @@ class EventClient(threading.Thread):
         households: list[HouseholdState],
         start: threading.Barrier,
         seconds: float,
+        headers: dict[str, str],
     ) -> None:
         super().__init__(name=f"client-{index}", daemon=True)
+        self.headers = headers
         self.index = index
         self.port = port
         self.households = households
@@ -305,7 +308,9 @@ class EventClient(threading.Thread):
 
     def run(self) -> None:
         makers = (self._relocation, self._birth, self._correction)
-        with httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=60) as client:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{self.port}", timeout=60, headers=self.headers
+        ) as client:
             self.start_barrier.wait()
             deadline = time.perf_counter() + self.seconds
             while time.perf_counter() < deadline:
@@ -339,6 +344,7 @@ def main() -> None:
     began = time.perf_counter()
     seeded_by = _seed(engine, tenant, args.households, rng)
     households = _households(engine, tenant, args.households, rng)
+    headers = staff_headers(engine, tenant)
     engine.dispose()
     print(
         f"seeded {len(households)} households by {seeded_by} in {time.perf_counter() - began:.1f} s",
@@ -351,7 +357,7 @@ def main() -> None:
     try:
         barrier = threading.Barrier(args.clients + 1)
         clients = [
-            EventClient(i, port, households[i :: args.clients], barrier, args.seconds)
+            EventClient(i, port, households[i :: args.clients], barrier, args.seconds, headers)
             for i in range(args.clients)
         ]
         for client in clients:

@@ -10,6 +10,9 @@ sample of real residents:
 - ``given``: the 名 only (``ハナコ``),
 - ``hiragana``: 氏 and 名 typed in hiragana with an ASCII space (``さとう はなこ``).
 
+Then the same sample again as the API runs it (``audited_*``): a write transaction that also appends one
+audit entry per person shown and commits (issue 3), compared with the bare search.
+
 Each search is followed by ``session.get(PersonRecord, pk)`` of a random current record: the baseline, so the
 figures compare across machines as the ratio search/pk. On PostgreSQL the plan of one query is printed with
 a yes/no on whether ``ix_registry_record_kana`` is used (on SQLite, the same from EXPLAIN QUERY PLAN).
@@ -47,6 +50,9 @@ from _common import (
 )
 from jichitai.modules.registry import queries
 from jichitai.modules.registry.models import PersonRecord, ResidentKind, ResidentStatus
+from jichitai.modules.registry.services import reads
+from jichitai.platform.audit import Actor
+from jichitai.platform.db import UnitOfWork
 from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.tenancy import Tenant
@@ -147,6 +153,22 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, value
 
 
+def _audited(engine: Engine, tenant: Tenant, sample: list[Any]) -> list[float]:
+    """The search as the API runs it: a write transaction that appends one audit entry per person shown."""
+    actor = Actor("bench-clerk", role="registry_clerk", purpose="resident_registry")
+    times = []
+    for row in sample:
+        criteria = queries.SearchCriteria(kana=row.family_kana)
+
+        def audited(c: queries.SearchCriteria = criteria) -> None:
+            with UnitOfWork(engine) as uow:
+                reads.search_residents(uow, tenant, c, page=1, per_page=20, actor=actor)
+
+        elapsed, _ = _timed(audited)
+        times.append(elapsed)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
@@ -196,6 +218,7 @@ def main() -> None:
             assert found is not None
             pk_times.append(elapsed)
             session.expunge_all()
+    audited_times = _audited(engine, tenant, sample)
     engine.dispose()
 
     all_search = [t for times in search_times.values() for t in times]
@@ -220,6 +243,10 @@ def main() -> None:
         result[f"{kind}_p99_ms"] = p99
         result[f"{kind}_ratio_p50_to_pk"] = ratio(p50, pk_p50)
         result[f"{kind}_found"] = f"{hits[kind]}/{len(times)}"
+    audited_p50, audited_p99 = p50_p99_ms(audited_times)
+    result["audited_p50_ms"] = audited_p50
+    result["audited_p99_ms"] = audited_p99
+    result["ratio_audited_to_search_p50"] = ratio(audited_p50, search_p50)
     result["kana_index_used"] = uses_index
     result.update(load_before)
     emit(result)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -20,6 +20,15 @@ from sqlalchemy import Engine, text
 
 from jichitai.app import create_app
 from jichitai.bootstrap import metadata
+from jichitai.platform.audit import Actor
+from jichitai.platform.auth.permissions import STANDARD_ROLES
+from jichitai.platform.auth.services import (
+    Policy,
+    create_operator,
+    create_user,
+    login_operator,
+    login_staff,
+)
 from jichitai.platform.db import UnitOfWork, make_engine
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.tenancy import Tenant, create_municipality
@@ -32,7 +41,9 @@ KEEP = {"jp_era", "alembic_version"}
 
 
 def _worker() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+    """A name unique to this test run and worker, so concurrent runs never drop each other's databases."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:8] or str(os.getpid())
+    return f"{run}_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 @pytest.fixture(scope="session")
@@ -104,9 +115,82 @@ def towns(engine: Engine) -> tuple[Tenant, Tenant]:
     return TOWN_A, TOWN_B
 
 
+PASSWORD = "correct horse battery staple"
+"""Password of every staff member the fixtures create."""
+
+StaffHeaders = Callable[..., dict[str, str]]
+
+
+def make_staff(
+    engine: Engine,
+    tenant: Tenant,
+    login_name: str,
+    roles: list[str],
+    purpose: str | None = None,
+) -> dict[str, str]:
+    """Register a staff member holding ``roles`` and return headers carrying a bearer token for them."""
+    actor = Actor("test-admin", role="admin", purpose="administration")
+    with UnitOfWork(engine) as uow:
+        create_user(
+            uow,
+            tenant,
+            login_name=login_name,
+            display_name=f"試験 {login_name}",
+            password=PASSWORD,
+            roles=roles,
+            actor=actor,
+        )
+    with UnitOfWork(engine) as uow:
+        issued = login_staff(
+            uow, tenant.lg_code, login_name, PASSWORD, kind="token", policy=Policy(), purpose=purpose
+        )
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
 @pytest.fixture
-def client(engine: Engine, towns: tuple[Tenant, Tenant], tmp_path: Path) -> Iterator[TestClient]:
-    """The real app on the real database, driven in-process."""
-    settings = Settings(var_dir=tmp_path, log_format="text", log_level="WARNING")
-    with TestClient(create_app(settings, engine), raise_server_exceptions=False) as test_client:
-        yield test_client
+def staff(engine: Engine, towns: tuple[Tenant, Tenant]) -> StaffHeaders:
+    """``staff(role, town=TOWN_A, purpose=None)``: headers of a fresh staff member of ``town`` with ``role``.
+
+    The token is bound to ``purpose`` (or, when not given, to the role's first purpose), so each request
+    needs no ``X-Jichitai-Purpose`` header.
+    """
+    counter = iter(range(1, 10_000))
+
+    def make(role: str, town: Tenant = TOWN_A, purpose: str | None = None) -> dict[str, str]:
+        chosen = purpose or next(r for r in STANDARD_ROLES if r.code == role).purposes_in_order()[0]
+        return make_staff(engine, town, f"{role.replace('_', '-')}{next(counter)}", [role], chosen)
+
+    return make
+
+
+@pytest.fixture
+def operator(engine: Engine) -> dict[str, str]:
+    """Headers of an operator of the installation (manages municipalities, reads no resident)."""
+    with UnitOfWork(engine) as uow:
+        create_operator(uow, "ops", "運用 担当", PASSWORD)
+    with UnitOfWork(engine) as uow:
+        issued = login_operator(uow, "ops", PASSWORD, kind="token", policy=Policy())
+    return {"Authorization": f"Bearer {issued.secret}"}
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path) -> Settings:
+    """Settings of the app under test (files under the test's own directory)."""
+    return Settings(var_dir=tmp_path, log_format="text", log_level="WARNING", audit_sign_interval=0)
+
+
+@pytest.fixture
+def client(
+    engine: Engine, towns: tuple[Tenant, Tenant], app_settings: Settings, staff: StaffHeaders
+) -> Iterator[TestClient]:
+    """The real app on the real database, driven in-process, signed in as a 住民記録担当 of town A
+    (purpose 住民基本台帳事務, 個人番号 visible). Use ``staff`` for other roles and towns, and
+    :func:`anonymous` for a client without credentials."""
+    headers = staff("registry_clerk", purpose="resident_registry")
+    with TestClient(create_app(app_settings, engine), raise_server_exceptions=False, headers=headers) as c:
+        yield c
+
+
+def anonymous(client: TestClient) -> TestClient:
+    """A client on the same app without any credentials."""
+    return TestClient(client.app, raise_server_exceptions=False)

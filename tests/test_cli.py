@@ -71,6 +71,33 @@ def test_upgrade_and_add_municipality(tmp_path: Path) -> None:
     assert "invalid_check_digit" in bad.stdout
 
 
+def test_staff_and_operator_accounts_from_the_command_line(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    assert run(tmp_path, *ADD_OTSUCHI).returncode == 0
+    env = {"JICHITAI_NEW_PASSWORD": "a long enough passphrase"}
+    added = run_env(tmp_path, env, "staff", "add", "034614", "yamada", "--name", "山田", "--role", "admin")
+    assert added.returncode == 0, added.stdout + added.stderr
+    unknown = run_env(tmp_path, env, "staff", "add", "034614", "kato", "--name", "加藤", "--role", "king")
+    assert (unknown.returncode, "unknown_role" in unknown.stdout) == (2, True)
+    weak = run_env(tmp_path, {"JICHITAI_NEW_PASSWORD": "short"}, "operator", "add", "ops", "--name", "運用")
+    assert (weak.returncode, "weak_password" in weak.stdout) == (2, True)
+    assert run_env(tmp_path, env, "operator", "add", "ops", "--name", "運用").returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'jichitai.db'}")
+    try:
+        with read_session(engine) as session:
+            actions = session.execute(text("SELECT actor, action FROM audit_entry ORDER BY seq")).all()
+            assert ("cli", "admin:user:create") in [tuple(a) for a in actions]
+    finally:
+        engine.dispose()
+
+
+def run_env(tmp_path: Path, extra: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JICHITAI_VAR_DIR": str(tmp_path / "var"), "JICHITAI_DATABASE_URL": "", **extra}
+    return subprocess.run(
+        [sys.executable, "-m", "jichitai.cli", *args], env=env, capture_output=True, text=True, timeout=300
+    )
+
+
 def test_serve_answers_and_shuts_down_gracefully(tmp_path: Path) -> None:
     assert run(tmp_path, "db", "upgrade").returncode == 0
     port = free_port()
@@ -120,6 +147,7 @@ def test_demo_seeds_three_towns_once(tmp_path: Path) -> None:
     again = run(tmp_path, "demo", "--residents", "60")
     assert again.returncode == 0, again.stderr
     assert again.stdout.count("登録済み") == 3
+    assert "demo-clerk" in first.stdout
     engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'jichitai.db'}")
     try:
         with read_session(engine) as session:

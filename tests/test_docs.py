@@ -41,6 +41,11 @@ def test_every_error_code_raised_in_src_is_in_the_api_reference() -> None:
     codes = set()
     for path in src.rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        codes |= set(re.findall(r'(?:InvalidInput|Conflict)\(\s*"([a-z_]+)"', text))
+        codes |= set(
+            re.findall(
+                r'(?:InvalidInput|Conflict|Forbidden|Unauthenticated|TooManyRequests|AccessRefused)\(\s*"([a-z_]+)"',
+                text,
+            )
+        )
     api = read("api.md")
     assert sorted(code for code in codes if f"`{code}`" not in api) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,11 +12,14 @@ from sqlalchemy import Engine
 
 from jichitai import __version__
 from jichitai.bootstrap import ROUTERS
+from jichitai.platform.audit_schedule import HeadSigner
+from jichitai.platform.auth.services import Policy
 from jichitai.platform.db import make_engine
 from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
-from jichitai.platform.web import health, municipalities
+from jichitai.platform.web import auth_api, health, municipalities, staff_api
+from jichitai.platform.web.auth_api import LoginLimiter
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
     InputGuardMiddleware,
@@ -33,9 +37,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     own_engine = engine is None
     engine = engine or make_engine(url, pool_size=settings.db_pool_size)
 
+    key_dir = settings.resolved_key_dir()
+    signer = HeadSigner(engine, key_dir, settings.audit_sign_interval, settings.audit_sign_every)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        signer.start()  # signs due audit-chain heads in the background; a no-op when the interval is 0
         yield
+        signer.stop()
         if own_engine:
             engine.dispose()
 
@@ -46,6 +55,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     app.state.engine = engine
+    app.state.audit_key_dir = key_dir
+    app.state.auth_policy = Policy(
+        max_failures=settings.login_max_failures,
+        lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
+        session_idle=dt.timedelta(minutes=settings.session_idle_minutes),
+        session_max=dt.timedelta(hours=settings.session_max_hours),
+        token_max=dt.timedelta(days=settings.token_max_days),
+    )
+    app.state.login_limiter = LoginLimiter(settings.login_rate_limit)
+    app.state.secure_cookies = settings.secure_cookies
     app.state.schema_head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -53,6 +72,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(municipalities.router)
+    app.include_router(auth_api.router)
+    app.include_router(staff_api.router)
     for router in ROUTERS:
         app.include_router(router)
     freeze_startup_heap()

@@ -10,13 +10,16 @@ from sqlalchemy import MetaData
 
 from jichitai.modules.registry import api as registry_api
 from jichitai.modules.registry import models as registry_models
-from jichitai.platform import audit, audit_heads, calendar, tenancy
+from jichitai.modules.registry import support_api as registry_support_api
+from jichitai.platform import audit, audit_heads, audit_queries, calendar, tenancy
+from jichitai.platform.auth import models as auth_models
 from jichitai.platform.db import Base
+from jichitai.platform.web import audit_api
 
-ROUTERS = (registry_api.router,)
+ROUTERS = (registry_api.router, registry_support_api.router, audit_api.router)
 
 
-TABLE_MODULES = (audit, audit_heads, calendar, tenancy, registry_models)
+TABLE_MODULES = (audit, audit_heads, audit_queries, auth_models, calendar, tenancy, registry_models)
 """Modules whose import registers tables on :data:`Base.metadata`."""
 
 

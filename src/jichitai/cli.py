@@ -1,4 +1,5 @@
-"""Command line: ``jichitai serve | db upgrade | municipality add | demo | generate``."""
+"""Command line: ``jichitai serve | db upgrade | municipality add | staff add | operator add | demo |
+generate | audit``."""
 
 from __future__ import annotations
 
@@ -33,6 +34,10 @@ app.add_typer(db_app, name="db")
 app.add_typer(municipality_app, name="municipality")
 audit_app = typer.Typer(help="監査証跡", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+staff_app = typer.Typer(help="職員アカウントの管理", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+operator_app = typer.Typer(help="運用者アカウントの管理", no_args_is_help=True)
+app.add_typer(operator_app, name="operator")
 console = Console()
 
 ACTOR = "cli"
@@ -90,6 +95,56 @@ def municipality_add(
     console.print(f"[green]{prefecture}{name} ({lg_code}) を登録しました。[/green]")
 
 
+PASSWORD_OPTION = typer.Option(
+    "--password",
+    envvar="JICHITAI_NEW_PASSWORD",
+    prompt="パスワード (12文字以上)",
+    hide_input=True,
+    confirmation_prompt=True,
+    help="初期パスワード (省略時は入力を求めます)",
+)
+
+
+@staff_app.command("add")
+def staff_add(
+    lg_code: Annotated[str, typer.Argument(help="全国地方公共団体コード")],
+    login_name: Annotated[str, typer.Argument(help="ログイン名 (英小文字・数字)")],
+    display_name: Annotated[str, typer.Option("--name", help="氏名")],
+    password: Annotated[str, PASSWORD_OPTION],
+    role: Annotated[list[str], typer.Option(help="ロールのコード (複数可; 例: admin)")],
+) -> None:
+    """Register a staff member of a town (e.g. its first administrator); audited as actor "cli"."""
+    from jichitai.platform.audit import Actor
+    from jichitai.platform.auth.services import create_user
+
+    with _engine() as engine, UnitOfWork(engine) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        create_user(
+            uow,
+            tenant,
+            login_name=login_name,
+            display_name=display_name,
+            password=password,
+            roles=role,
+            actor=Actor(ACTOR, role="operator", purpose="administration"),
+        )
+    console.print(f"[green]{lg_code} の職員 {login_name} ({', '.join(role)}) を登録しました。[/green]")
+
+
+@operator_app.command("add")
+def operator_add(
+    login_name: Annotated[str, typer.Argument(help="ログイン名 (英小文字・数字)")],
+    display_name: Annotated[str, typer.Option("--name", help="氏名")],
+    password: Annotated[str, PASSWORD_OPTION],
+) -> None:
+    """Register an operator of the installation (manages municipalities; reads no resident)."""
+    from jichitai.platform.auth.services import create_operator
+
+    with _engine() as engine, UnitOfWork(engine) as uow:
+        create_operator(uow, login_name, display_name, password)
+    console.print(f"[green]運用者 {login_name} を登録しました。[/green]")
+
+
 def _audit_codes(session: Session, municipality: str | None) -> list[str]:
     return [municipality] if municipality else [m.lg_code for m in list_municipalities(session)]
 
@@ -127,11 +182,29 @@ def audit_verify(
 @audit_app.command("sign")
 def audit_sign(
     municipality: Annotated[str | None, MUNICIPALITY_OPTION] = None,
+    every: Annotated[
+        int | None,
+        typer.Option(
+            "--every",
+            min=1,
+            help="前回の署名から N 件以上進んだ (または1時間以上たった) 証跡だけに署名",
+        ),
+    ] = None,
 ) -> None:
     """Sign each audit chain's current head with the town's Ed25519 key (run periodically, e.g. hourly)."""
     from jichitai.platform.audit_heads import load_or_create_key, sign_head
 
     key_dir = get_settings().resolved_key_dir()
+    if every is not None:
+        from jichitai.platform.audit_schedule import sign_due_heads
+
+        with _engine() as engine:
+            codes = [municipality] if municipality else None
+            heads = sign_due_heads(engine, key_dir, every_entries=every, lg_codes=codes)
+        for signed in heads:
+            console.print(f"{signed.lg_code}: {signed.seq} 番に署名しました。")
+        console.print(f"署名したヘッド: {len(heads)} 件")
+        return
     with _engine() as engine, UnitOfWork(engine) as uow:
         for code in _audit_codes(uow.session, municipality):
             tenant = get_tenant(uow.session, code)
@@ -165,6 +238,34 @@ DEMO_TOWNS = (
 )
 """Demo tenants: real codes and names of towns whose registry servers the 2011 tsunami struck; the mayors'
 names and every resident are synthetic."""
+
+DEMO_PASSWORD = "demo-password-2026"
+"""Password of every demo account — a demo only: never run ``jichitai demo`` on a real installation."""
+DEMO_STAFF = (
+    ("demo-clerk", "住民記録　担当", "registry_clerk"),
+    ("demo-cert", "証明　発行", "certificate_clerk"),
+    ("demo-tax", "税務　課員", "tax"),
+    ("demo-support", "支援　担当", "support_officer"),
+    ("demo-admin", "管理　者", "admin"),
+    ("demo-auditor", "監査　委員", "auditor"),
+)
+
+
+def _demo_accounts(engine: Engine, tenant: Tenant) -> None:
+    from jichitai.platform.audit import Actor
+    from jichitai.platform.auth.services import create_user
+
+    for login_name, display_name, role in DEMO_STAFF:
+        with UnitOfWork(engine) as uow:
+            create_user(
+                uow,
+                tenant,
+                login_name=login_name,
+                display_name=display_name,
+                password=DEMO_PASSWORD,
+                roles=[role],
+                actor=Actor(ACTOR, role="operator", purpose="administration"),
+            )
 
 
 @app.command()
@@ -200,8 +301,23 @@ def demo(
                     effective_from=dt.date(2024, 4, 1),
                     actor=ACTOR,
                 )
+            _demo_accounts(engine, Tenant(town.lg_code))
             generate_population(engine, Tenant(town.lg_code), count, seed=i + 1, actor=ACTOR, progress=True)
             console.print(f"[green]{pref}{name} ({code}) に {count} 人を生成しました。[/green]")
+        with read_session(engine) as session:
+            from jichitai.platform.auth.models import OperatorAccount
+
+            has_operator = session.get(OperatorAccount, "demo-ops") is not None
+        if not has_operator:
+            from jichitai.platform.auth.services import create_operator
+
+            with UnitOfWork(engine) as uow:
+                create_operator(uow, "demo-ops", "運用　担当", DEMO_PASSWORD)
+        logins = ", ".join(login for login, _name, _role in DEMO_STAFF)
+        console.print(
+            f"デモ用アカウント (パスワード {DEMO_PASSWORD}): 各団体の {logins}、運用者 demo-ops。"
+            " 本番環境では使わないでください。"
+        )
 
 
 @app.command()

@@ -10,6 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +36,24 @@ class Settings(BaseSettings):
     """Synthetic residents per demo municipality seeded by ``jichitai demo``."""
     shutdown_timeout: int = 20
     """Seconds the server waits for in-flight requests on SIGTERM before closing."""
+    session_idle_minutes: int = 30
+    """A browser session ends after this many minutes without a request."""
+    session_max_hours: int = 12
+    """A browser session ends this many hours after sign-in, however busy."""
+    token_max_days: int = 365
+    """Longest life an API bearer token may be issued with."""
+    login_max_failures: int = 5
+    """Consecutive wrong passwords that lock an account."""
+    login_lockout_minutes: int = 15
+    """How long a locked account stays locked."""
+    login_rate_limit: str = "20/minute"
+    """Sign-in attempts allowed per client address (per worker process), in ``limits`` notation."""
+    secure_cookies: bool = False
+    """Mark the session cookie ``Secure``; turn on wherever the server is reached over HTTPS."""
+    audit_sign_interval: int = Field(default=300, ge=0)
+    """Seconds between the server's passes that sign due audit-chain heads; 0 turns the signer off."""
+    audit_sign_every: int = Field(default=1000, ge=1)
+    """A town's chain head is signed once this many entries were written since its last signed head."""
 
     def resolved_key_dir(self) -> Path:
         """The signing-key directory, defaulting to ``<var_dir>/keys``."""

@@ -28,7 +28,7 @@ def test_request_id_is_echoed_or_made(client: TestClient) -> None:
     assert len(made) == 32
 
 
-def test_municipalities(client: TestClient) -> None:
+def test_municipalities(client: TestClient, operator: dict[str, str]) -> None:
     listed = client.get("/api/v1/municipalities").json()
     assert [m["lg_code"] for m in listed] == ["034614", "046060"]
     assert listed[0]["settings"]["mayor_title"] == "町長"
@@ -41,19 +41,27 @@ def test_municipalities(client: TestClient) -> None:
             "prefecture": "岩手県",
             "settings": {"mayor_title": "市長", "fee_juminhyo": 300},
         },
+        headers=operator,
     )
     assert created.status_code == 201, created.text
     assert client.get("/api/v1/municipalities/032107").json()["settings"]["fee_juminhyo"] == 300
     bad = client.post(
         "/api/v1/municipalities",
         json={"lg_code": "032108", "name": "x", "name_kana": "x", "prefecture": "岩手県"},
+        headers=operator,
     )
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "invalid_check_digit")
     dup = client.post(
         "/api/v1/municipalities",
         json={"lg_code": "032107", "name": "x", "name_kana": "x", "prefecture": "岩手県"},
+        headers=operator,
     )
     assert (dup.status_code, dup.json()["error"]["code"]) == (409, "municipality_exists")
+    staff_only = client.post(
+        "/api/v1/municipalities",
+        json={"lg_code": "032140", "name": "x", "name_kana": "x", "prefecture": "岩手県"},
+    )
+    assert (staff_only.status_code, staff_only.json()["error"]["code"]) == (403, "operator_only")
 
 
 def test_unknown_routes_and_methods_use_the_error_body(client: TestClient) -> None:

@@ -97,6 +97,32 @@ class Entry:
     details: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, in which role and for which purpose (事務), under which request: the "who" of an entry."""
+
+    name: str
+    role: str | None = None
+    purpose: str | None = None
+    request_id: str | None = None
+
+    def entry(self, action: str, **fields: Any) -> Entry:
+        """An entry of this actor doing ``action`` (other :class:`Entry` fields as keywords)."""
+        return Entry(
+            actor=self.name,
+            role=self.role,
+            purpose=self.purpose,
+            request_id=self.request_id,
+            action=action,
+            **fields,
+        )
+
+
+def as_actor(actor: str | Actor, request_id: str | None = None) -> Actor:
+    """Accept a bare name (CLI, batch jobs, tests) where an :class:`Actor` is expected."""
+    return actor if isinstance(actor, Actor) else Actor(actor, request_id=request_id)
+
+
 def append_entries(session: Session, tenant: Tenant, entries: Sequence[Entry]) -> list[AuditEntry]:
     """Append entries to the tenant's chain inside the caller's transaction, linked in the given order.
 
@@ -152,46 +178,89 @@ class Verdict:
         return self.first_bad is None
 
 
-def _entries(session: Session, tenant: Tenant, batch: int = 5000) -> Iterator[AuditEntry]:
+_CHAIN_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.recorded_at,
+    AuditEntry.actor,
+    AuditEntry.role,
+    AuditEntry.purpose,
+    AuditEntry.action,
+    AuditEntry.subject,
+    AuditEntry.request_id,
+    AuditEntry.outcome,
+    AuditEntry.details,
+    AuditEntry.prev_hash,
+    AuditEntry.entry_hash,
+)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""The encoder ``json.dumps`` builds for :func:`entry_digest`'s arguments, built once for the verifier."""
+
+
+def _row_digest(lg_code: str, row: Sequence[Any]) -> str:
+    """:func:`entry_digest` of a plain row of :data:`_CHAIN_COLUMNS` (same payload, same bytes).
+
+    The verifier reads rows, not ORM objects: building a million mapped instances cost more than hashing
+    them. A test checks this function against :func:`entry_digest`.
+    """
+    seq, recorded, actor, role, purpose, action, subject, request_id, outcome, details, prev_hash, _ = row
+    if recorded.tzinfo is None:
+        recorded = recorded.replace(tzinfo=dt.UTC)
+    payload = {
+        "lg_code": lg_code,
+        "seq": seq,
+        "recorded_at": recorded.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "actor": actor,
+        "role": role,
+        "purpose": purpose,
+        "action": action,
+        "subject": subject,
+        "request_id": request_id,
+        "outcome": outcome,
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
+
+
+def _chain_rows(session: Session, tenant: Tenant, batch: int = 20_000) -> Iterator[Sequence[Any]]:
+    """The chain's rows in sequence order, fetched in primary-key ranges of ``batch``."""
     last = 0
     while True:
-        rows = list(
-            session.scalars(
-                select(AuditEntry)
-                .where(AuditEntry.lg_code == tenant.lg_code, AuditEntry.seq > last)
-                .order_by(AuditEntry.seq)
-                .limit(batch)
-            )
-        )
+        rows = session.execute(
+            select(*_CHAIN_COLUMNS)
+            .where(AuditEntry.lg_code == tenant.lg_code, AuditEntry.seq > last)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
+        ).all()
         if not rows:
             return
         yield from rows
-        last = rows[-1].seq
-        session.expunge_all()
+        last = rows[-1][0]
 
 
 def verify_chain(session: Session, tenant: Tenant) -> Verdict:
     """Walk the tenant's chain from the start and report the first entry that is missing or altered.
 
-    Entries are read in batches and expunged from ``session`` as it goes, so a chain of millions of entries
-    is checked in bounded memory; use a session of its own.
+    Entries are read as plain rows in batches, so a chain of millions of entries is checked in bounded
+    memory (16–22 s per million entries on two cores, docs/benchmarks.md).
     """
     expected_prev = GENESIS
     expected_seq = 1
-    for entry in _entries(session, tenant):
-        if entry.seq != expected_seq:
-            return Verdict(tenant.lg_code, expected_seq - 1, expected_seq, "missing entry (deleted)")
-        if entry.prev_hash != expected_prev:
-            return Verdict(tenant.lg_code, expected_seq - 1, entry.seq, "link to the previous entry broken")
-        if entry_digest(entry) != entry.entry_hash:
-            return Verdict(tenant.lg_code, expected_seq - 1, entry.seq, "entry altered")
-        expected_prev = entry.entry_hash
+    lg_code = tenant.lg_code
+    for row in _chain_rows(session, tenant):
+        seq, prev_hash, entry_hash = row[0], row[10], row[11]
+        if seq != expected_seq:
+            return Verdict(lg_code, expected_seq - 1, expected_seq, "missing entry (deleted)")
+        if prev_hash != expected_prev:
+            return Verdict(lg_code, expected_seq - 1, seq, "link to the previous entry broken")
+        if _row_digest(lg_code, row) != entry_hash:
+            return Verdict(lg_code, expected_seq - 1, seq, "entry altered")
+        expected_prev = entry_hash
         expected_seq += 1
-    written = session.get(TenantSequence, (tenant.lg_code, SEQUENCE))
+    written = session.get(TenantSequence, (lg_code, SEQUENCE))
     count = written.last_value if written is not None else 0
     if count >= expected_seq:
-        return Verdict(tenant.lg_code, expected_seq - 1, expected_seq, "missing entry (deleted)")
+        return Verdict(lg_code, expected_seq - 1, expected_seq, "missing entry (deleted)")
     if count < expected_seq - 1:
-        checked = expected_seq - 1
-        return Verdict(tenant.lg_code, checked, count + 1, "entry beyond the recorded count (inserted)")
-    return Verdict(tenant.lg_code, expected_seq - 1)
+        return Verdict(lg_code, expected_seq - 1, count + 1, "entry beyond the recorded count (inserted)")
+    return Verdict(lg_code, expected_seq - 1)

@@ -39,3 +39,21 @@ class Conflict(DomainError):
     """A request valid in form that the current state refuses (409), e.g. an event on a 除票 person."""
 
     status = 409
+
+
+class Unauthenticated(DomainError):
+    """No valid sign-in: missing, wrong, expired or revoked credentials (401)."""
+
+    status = 401
+
+
+class Forbidden(DomainError):
+    """Signed in, but the role, purpose or permission does not allow this (403)."""
+
+    status = 403
+
+
+class TooManyRequests(DomainError):
+    """Too many attempts from one client in a short time (429)."""
+
+    status = 429

@@ -172,8 +172,12 @@ def create_municipality(
     for key, value in (settings or {}).items():
         session.add(MunicipalitySetting(lg_code=code, key=key, effective_from=start, value=value))
     session.flush()
-    # The chain of a new town starts with its own creation. (Imported here: audit builds on this module.)
+    # The chain of a new town starts with its own creation, and the town starts with the standard roles.
+    # (Imported here: audit and auth build on this module.)
     from jichitai.platform.audit import append_entry
+    from jichitai.platform.auth.services import seed_standard_roles
+
+    seed_standard_roles(session, Tenant(code))
 
     append_entry(
         session, Tenant(code), actor=actor, action="platform:municipality:create", details=settings or {}

@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from jichitai.bootstrap import metadata
+from tests.conftest import TOWN_B, StaffHeaders
 
 from .test_api_life_story import BASE, days, move_in_family, person, post
 
@@ -200,11 +201,16 @@ def post_get(client: TestClient, atena_no: str) -> dict[str, Any]:
     return result
 
 
-def test_another_towns_ids_answer_like_missing_ones(client: TestClient, engine: Engine) -> None:
+def test_another_towns_ids_answer_like_missing_ones(
+    client: TestClient, engine: Engine, staff: StaffHeaders
+) -> None:
+    """Staff of town B asking town B for town A's ids get exactly the answer for ids that do not exist."""
     moved_in = move_in_family(client)
+    headers = staff("registry_clerk", TOWN_B, "resident_registry")
     atena = moved_in["persons"][0]["atena_no"]
     event_no = moved_in["event_no"]
     household_no = post_get(client, atena)["current"]["household_no"]
+    client = TestClient(client.app, raise_server_exceptions=False, headers=headers)
     missing = {"error": {"code": "not_found", "message": "住民が見つかりません。", "field": None}}
     for url in (f"{OTHER}/residents/{atena}", f"{OTHER}/residents/0000000000"):
         response = client.get(url)
@@ -291,3 +297,13 @@ def test_numbers_and_bytes_no_database_can_take(client: TestClient, engine: Engi
         400,
         "malformed_json",
     )
+
+
+def test_staff_of_one_town_cannot_reach_another(client: TestClient, engine: Engine) -> None:
+    """A town A clerk asking for town B gets the answer of a town that does not exist (and is audited)."""
+    moved_in = move_in_family(client)
+    atena = moved_in["persons"][0]["atena_no"]
+    nowhere = client.get(f"/api/v1/municipalities/999997/residents/{atena}")
+    for url in (f"{OTHER}/residents/{atena}", f"{OTHER}/residents", f"{OTHER}/events/1"):
+        response = client.get(url, params={"kana": "サトウ"})
+        assert (response.status_code, response.json()) == (404, nowhere.json())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -19,19 +19,21 @@ from jichitai.modules.registry.responses import (
     event_out,
     record_out,
 )
+from jichitai.modules.registry.services import reads
 from jichitai.platform.calendar import load_eras
-from jichitai.platform.db import UnitOfWork, read_session
+from jichitai.platform.db import UnitOfWork
 from jichitai.platform.errors import InvalidInput
 from jichitai.platform.jp import Era, JpValueError, parse_date
 from jichitai.platform.tenancy import Tenant, get_municipality, get_tenant
+from jichitai.platform.web.auth import Principal, require
 
 router = APIRouter(prefix="/api/v1/municipalities/{lg_code}", tags=["住民記録"])
 
 MAX_INT = 2**31 - 1
 """Largest number a stored counter can hold on both engines."""
 
-ANONYMOUS_ACTOR = "api"
-"""Actor recorded until staff accounts exist (issue 3)."""
+Reader = Annotated[Principal, Depends(require("registry:resident:read"))]
+Recorder = Annotated[Principal, Depends(require("registry:event:record"))]
 
 
 def _engine(request: Request) -> Engine:
@@ -57,6 +59,7 @@ def _birth_date(value: str | None, eras: tuple[Era, ...]) -> dt.date | None:
 def search_residents(
     lg_code: str,
     request: Request,
+    principal: Reader,
     kana: Annotated[
         str | None, Query(max_length=100, description="フリガナ (清濁・小書き・長音を区別しない)")
     ] = None,
@@ -70,8 +73,12 @@ def search_residents(
     page: Annotated[int, Query(ge=1, le=10000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchOut:
-    """Search by kana, kanji name, birth date, address, 住民票コード or 宛名番号; 除票 with ``status``."""
-    with read_session(_engine(request)) as session:
+    """Search by kana, kanji name, birth date, address, 住民票コード or 宛名番号; 除票 with ``status``.
+
+    Every person shown counts as read: one audit entry each, plus one for the search itself.
+    """
+    with UnitOfWork(_engine(request)) as uow:
+        session = uow.session
         tenant = get_tenant(session, lg_code)
         eras = load_eras(session)
         criteria = queries.SearchCriteria(
@@ -86,10 +93,14 @@ def search_residents(
         )
         if criteria == queries.SearchCriteria(status=status, match=match):
             raise InvalidInput("no_criteria", "検索条件を1つ以上指定してください。")
-        result = queries.search_residents(session, tenant, criteria, page=page, per_page=per_page)
         town = _town(session, tenant)
+        result = reads.search_residents(
+            uow, tenant, criteria, page=page, per_page=per_page, actor=principal.as_actor()
+        )
         return SearchOut(
-            items=[record_out(r, town, eras) for r in result.items],
+            items=[
+                record_out(r, town, eras, reveal_my_number=principal.may_see_my_number) for r in result.items
+            ],
             page=result.page,
             per_page=result.per_page,
             has_next=result.has_next,
@@ -97,77 +108,117 @@ def search_residents(
 
 
 @router.get("/residents/{atena_no}", response_model=ResidentOut, summary="住民の照会 (全履歴)")
-def get_resident(lg_code: str, atena_no: str, request: Request) -> ResidentOut:
+def get_resident(lg_code: str, atena_no: str, request: Request, principal: Reader) -> ResidentOut:
     """The person with the current record, every 履歴 snapshot and the events that changed them."""
-    with read_session(_engine(request)) as session:
+    reveal = principal.may_see_my_number
+    with UnitOfWork(_engine(request)) as uow:
+        session = uow.session
         tenant = get_tenant(session, lg_code)
         eras = load_eras(session)
         town = _town(session, tenant)
         current = queries.current_record(session, tenant, atena_no)
-        return ResidentOut(
+        out = ResidentOut(
             atena_no=atena_no,
-            current=record_out(current, town, eras),
-            history=[record_out(r, town, eras) for r in queries.history(session, tenant, atena_no)],
-            events=[event_out(e, eras) for e in queries.person_events(session, tenant, atena_no)],
+            current=record_out(current, town, eras, reveal_my_number=reveal),
+            history=[
+                record_out(r, town, eras, reveal_my_number=reveal)
+                for r in queries.history(session, tenant, atena_no)
+            ],
+            events=[
+                event_out(e, eras, reveal_my_number=reveal)
+                for e in queries.person_events(session, tenant, atena_no)
+            ],
         )
+        reads.note_reads(uow, tenant, [atena_no], actor=principal.as_actor(), details={"via": "detail"})
+        return out
 
 
 @router.get("/households/{household_no}", response_model=HouseholdOut, summary="世帯の照会")
-def get_household(lg_code: str, household_no: str, request: Request) -> HouseholdOut:
+def get_household(lg_code: str, household_no: str, request: Request, principal: Reader) -> HouseholdOut:
     """Current members in the 世帯連記式 certificate order."""
-    with read_session(_engine(request)) as session:
+    with UnitOfWork(_engine(request)) as uow:
+        session = uow.session
         tenant = get_tenant(session, lg_code)
         queries.get_household(session, tenant, household_no)
         eras = load_eras(session)
         town = _town(session, tenant)
         members = queries.household_members(session, tenant, household_no)
-        return HouseholdOut(
+        out = HouseholdOut(
             household_no=household_no,
             head_name=members[0].head_name if members else None,
             address=members[0].full_address(town) if members else None,
-            members=[record_out(m, town, eras) for m in members],
+            members=[
+                record_out(m, town, eras, reveal_my_number=principal.may_see_my_number) for m in members
+            ],
         )
+        facts = {"via": "household", "household_no": household_no}
+        reads.note_reads(
+            uow, tenant, [m.atena_no for m in members], actor=principal.as_actor(), details=facts
+        )
+        return out
 
 
 @router.post("/events", response_model=EventOut, status_code=201, summary="異動の記録")
 def post_event(
-    lg_code: str, request: Request, body: Annotated[schemas.EventBody, Body(discriminator="type")]
+    lg_code: str,
+    request: Request,
+    body: Annotated[schemas.EventBody, Body(discriminator="type")],
+    principal: Recorder,
 ) -> EventOut:
     """Record one 異動; the body's ``type`` selects its shape. Refusals write nothing."""
     with UnitOfWork(_engine(request)) as uow:
         tenant = get_tenant(uow.session, lg_code)
-        recorded = services.record_event(
-            uow, tenant, body, actor=ANONYMOUS_ACTOR, request_id=request.state.request_id
+        recorded = services.record_event(uow, tenant, body, actor=principal.as_actor())
+        return event_out(
+            recorded.event,
+            load_eras(uow.session),
+            recorded.persons,
+            reveal_my_number=principal.may_see_my_number,
         )
-        return event_out(recorded.event, load_eras(uow.session), recorded.persons)
 
 
 @router.get("/events", response_model=EventListOut, summary="異動の一覧")
 def list_events(
     lg_code: str,
     request: Request,
+    principal: Reader,
     event_type: Annotated[str | None, Query(max_length=40)] = None,
     since: dt.date | None = None,
     until: dt.date | None = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> EventListOut:
-    """Events newest first, filtered by type and 処理日."""
-    with read_session(_engine(request)) as session:
+    """Events newest first, filtered by type and 処理日 (the listing is audited with the events shown)."""
+    with UnitOfWork(_engine(request)) as uow:
+        session = uow.session
         tenant = get_tenant(session, lg_code)
         eras = load_eras(session)
         events, has_next = queries.list_events(
             session, tenant, event_type=event_type, since=since, until=until, page=page, per_page=per_page
         )
-        return EventListOut(
-            items=[event_out(e, eras) for e in events], page=page, per_page=per_page, has_next=has_next
+        out = EventListOut(
+            items=[event_out(e, eras, reveal_my_number=principal.may_see_my_number) for e in events],
+            page=page,
+            per_page=per_page,
+            has_next=has_next,
         )
+        reads.note_event_listing(uow, tenant, [e.event_no for e in events], actor=principal.as_actor())
+        return out
 
 
 @router.get("/events/{event_no}", response_model=EventOut, summary="異動の照会")
-def get_event(lg_code: str, event_no: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request) -> EventOut:
-    """One event with the person rows it changed."""
-    with read_session(_engine(request)) as session:
+def get_event(
+    lg_code: str, event_no: Annotated[int, Path(ge=1, le=MAX_INT)], request: Request, principal: Reader
+) -> EventOut:
+    """One event with the person rows it changed (a read of each of those persons)."""
+    with UnitOfWork(_engine(request)) as uow:
+        session = uow.session
         tenant = get_tenant(session, lg_code)
         event = queries.get_event(session, tenant, event_no)
-        return event_out(event, load_eras(session), queries.event_persons(session, tenant, event_no))
+        persons = queries.event_persons(session, tenant, event_no)
+        out = event_out(event, load_eras(session), persons, reveal_my_number=principal.may_see_my_number)
+        facts = {"via": "event", "event_no": event_no}
+        reads.note_reads(
+            uow, tenant, [p.atena_no for p in persons], actor=principal.as_actor(), details=facts
+        )
+        return out

@@ -366,3 +366,121 @@ SNAPSHOT_COLUMNS: tuple[str, ...] = tuple(
     if c.name not in {"lg_code", "atena_no", "history_no", "is_current", "event_no"}
 )
 """The items copied from one snapshot to the next."""
+
+
+# --- DV等支援措置 and the certificate issuance log (domain.md §3.1, §3.3) ---------------------------------
+
+
+class SupportKind(enum.StrEnum):
+    """Why a person is protected (the 申出 form's 類型)."""
+
+    SPOUSAL_VIOLENCE = "spousal_violence"  # 配偶者からの暴力 (DV防止法)
+    STALKING = "stalking"  # ストーカー行為等
+    CHILD_ABUSE = "child_abuse"  # 児童虐待
+    OTHER = "other"  # その他 (これらに準ずる行為の被害者)
+
+
+SUPPORT_KIND_LABELS = {
+    SupportKind.SPOUSAL_VIOLENCE: "配偶者暴力",
+    SupportKind.STALKING: "ストーカー",
+    SupportKind.CHILD_ABUSE: "児童虐待",
+    SupportKind.OTHER: "その他",
+}
+
+
+class SupportStatus(enum.StrEnum):
+    """The stored state of a measure; whether it is in force on a given day also depends on its dates."""
+
+    PROVISIONAL = "provisional"  # 仮支援措置: in force while the application is being checked
+    ACTIVE = "active"  # 支援措置 (確認済み)
+    ENDED = "ended"  # 終了 (申出の取下げ、支援の必要がなくなった等)
+
+
+class SupportMeasure(Base):
+    """A DV等支援措置 protecting one person (宛名番号) from the named 相手方, whatever the person's 住民状態.
+
+    ``starts_on`` is the first day of the current uninterrupted protection (the 仮支援措置 included);
+    ``ends_on`` is the last day of the current period, moved on by each 延長 (``period_no`` counts them).
+    The row is changed in place by the services; every change is in the audit trail with before and after.
+    """
+
+    __tablename__ = "registry_support_measure"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, primary_key=True)
+    measure_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    atena_no: Mapped[str] = mapped_column(String(10))
+    """The protected person (支援対象者)."""
+    kind: Mapped[SupportKind] = mapped_column(_enum(SupportKind, "support_kind"))
+    status: Mapped[SupportStatus] = mapped_column(_enum(SupportStatus, "support_status"))
+    starts_on: Mapped[dt.date] = mapped_column(Date)
+    confirmed_on: Mapped[dt.date | None] = mapped_column(Date)
+    """The day the need was confirmed and the applicant told (本支援措置); the 1-year term counts from it."""
+    ends_on: Mapped[dt.date] = mapped_column(Date)
+    period_no: Mapped[int] = mapped_column(Integer, default=1)
+    related_measure_no: Mapped[int | None] = mapped_column(Integer)
+    """The victim's measure this one was added to (a co-resident, 併せて支援を求める者)."""
+
+    # 相手方 (加害者): free text as the applicant states it, plus the 宛名番号 when registered in the town
+    counterparty_name: Mapped[str] = mapped_column(String(100))
+    counterparty_kana: Mapped[str | None] = mapped_column(String(100))
+    counterparty_atena_no: Mapped[str | None] = mapped_column(String(10))
+    counterparty_birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    counterparty_address: Mapped[str | None] = mapped_column(String(400))
+
+    reason: Mapped[str] = mapped_column(String(400))
+    """申出の理由 and the basis of the confirmation (警察・相談機関の意見 etc.)."""
+    notes: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    ended_on: Mapped[dt.date | None] = mapped_column(Date)
+    """First day without the block, when ended."""
+    end_reason: Mapped[str | None] = mapped_column(String(400))
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["lg_code", "atena_no"], ["registry_person.lg_code", "registry_person.atena_no"]
+        ),
+        ForeignKeyConstraint(
+            ["lg_code", "related_measure_no"],
+            ["registry_support_measure.lg_code", "registry_support_measure.measure_no"],
+            name="fk_registry_support_measure_related",  # the conventional name exceeds 63 characters
+        ),
+        Index("ix_registry_support_measure_atena", "lg_code", "atena_no", "measure_no"),
+        Index("ix_registry_support_measure_ends", "lg_code", "ends_on"),
+    )
+
+
+class CertificateIssue(Base):
+    """One issuance of a certificate (交付履歴, kept for the town's retention period, domain.md §3.1)."""
+
+    __tablename__ = "registry_certificate_issue"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, primary_key=True)
+    issue_no: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """発行番号."""
+    issued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    certificate_type: Mapped[str] = mapped_column(String(30))
+    style: Mapped[str] = mapped_column(String(20))
+    subjects: Mapped[list[str]] = mapped_column(JSON)
+    """宛名番号 of the persons printed, in print order."""
+    items: Mapped[list[str]] = mapped_column(JSON)
+    """The optional items printed (世帯主・続柄, 本籍・筆頭者, 住民票コード, 個人番号, 在留カード等)."""
+    copies: Mapped[int] = mapped_column(Integer, default=1)
+    requester_category: Mapped[str] = mapped_column(String(20))
+    requester_name: Mapped[str] = mapped_column(String(100))
+    requester_atena_no: Mapped[str | None] = mapped_column(String(10))
+    purpose: Mapped[str | None] = mapped_column(String(400))
+    """請求事由 as the requester states it (required of third parties, 法12条の3)."""
+    actor: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str | None] = mapped_column(String(60))
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    override_reason: Mapped[str | None] = mapped_column(String(400))
+    """Why the 交付制限 of a 支援措置 was lifted for this issuance (by the responsible officer)."""
+    overridden_measures: Mapped[list[int]] = mapped_column(JSON)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["lg_code"], ["municipality.lg_code"]),
+        Index("ix_registry_certificate_issue_at", "lg_code", "issued_at"),
+    )

@@ -109,8 +109,40 @@ class RecordOut(BaseModel):
     entitlements: EntitlementsOut
 
 
-def record_out(record: PersonRecord, town: str, eras: tuple[Era, ...]) -> RecordOut:
-    """Serialise a snapshot; foreign residents' birth dates are printed in 西暦 (法30条の45, j20)."""
+MY_NUMBER_MASK = "************"
+"""What stands in for a 個人番号 the caller may not see (its presence is not a secret; its digits are)."""
+
+
+def mask_my_number(value: str | None, reveal: bool) -> str | None:
+    """The 個人番号 itself for a 個人番号利用事務, the mask otherwise; None stays None."""
+    if value is None or reveal:
+        return value
+    return MY_NUMBER_MASK
+
+
+def masked_details(details: Any, reveal: bool) -> Any:
+    """Event details with every ``my_number`` value masked unless ``reveal``, at any depth."""
+    if reveal:
+        return details
+    if isinstance(details, dict):
+        return {
+            key: mask_my_number(value, False)
+            if key == "my_number" and isinstance(value, str)
+            else masked_details(value, False)
+            for key, value in details.items()
+        }
+    if isinstance(details, list):
+        return [masked_details(item, False) for item in details]
+    return details
+
+
+def record_out(
+    record: PersonRecord, town: str, eras: tuple[Era, ...], *, reveal_my_number: bool = False
+) -> RecordOut:
+    """Serialise a snapshot; foreign residents' birth dates are printed in 西暦 (法30条の45, j20).
+
+    個人番号 is masked unless the caller's purpose and role allow it (``reveal_my_number``).
+    """
     foreign = record.kind is ResidentKind.FOREIGN
     return RecordOut(
         atena_no=record.atena_no,
@@ -148,7 +180,7 @@ def record_out(record: PersonRecord, town: str, eras: tuple[Era, ...]) -> Record
         honseki=record.honseki,
         honseki_head=record.honseki_head,
         juminhyo_code=record.juminhyo_code,
-        my_number=record.my_number,
+        my_number=mask_my_number(record.my_number, reveal_my_number),
         nationality=record.nationality,
         foreign_category=record.foreign_category,
         residence_status=record.residence_status,
@@ -191,8 +223,14 @@ class EventOut(BaseModel):
     persons: list[EventPersonOut] | None = None
 
 
-def event_out(event: Event, eras: tuple[Era, ...], persons: list[EventPerson] | None = None) -> EventOut:
-    """Serialise an event, with its person rows when given."""
+def event_out(
+    event: Event,
+    eras: tuple[Era, ...],
+    persons: list[EventPerson] | None = None,
+    *,
+    reveal_my_number: bool = False,
+) -> EventOut:
+    """Serialise an event, with its person rows when given; 個人番号 in its details masked unless revealed."""
     return EventOut(
         event_no=event.event_no,
         event_type=event.event_type,
@@ -204,7 +242,7 @@ def event_out(event: Event, eras: tuple[Era, ...], persons: list[EventPerson] | 
         recorded_at=event.recorded_at,
         cancels_event_no=event.cancels_event_no,
         actor=event.actor,
-        details=event.details,
+        details=masked_details(event.details, reveal_my_number),
         persons=None
         if persons is None
         else [

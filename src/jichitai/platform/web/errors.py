@@ -79,7 +79,9 @@ async def _validation(_request: Request, exc: RequestValidationError) -> JSONRes
 
 
 async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status)
+    # RFC 9110 §11.6.1: a 401 names the scheme the client should use.
+    headers = {"WWW-Authenticate": 'Bearer realm="jichitai"'} if exc.status == 401 else None
+    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=headers)
 
 
 async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -19,6 +19,7 @@ from jichitai.platform.tenancy import (
     list_municipalities,
     settings_on,
 )
+from jichitai.platform.web.auth import Identity, operator
 
 router = APIRouter(prefix="/api/v1/municipalities", tags=["市区町村"])
 
@@ -76,8 +77,12 @@ def get_one(lg_code: str, request: Request) -> MunicipalityOut:
 
 
 @router.post("", response_model=MunicipalityOut, status_code=201, summary="市区町村の登録")
-def create(request: Request, body: Annotated[MunicipalityIn, Body()]) -> MunicipalityOut:
-    """Register a municipality as a new tenant."""
+def create(
+    request: Request,
+    body: Annotated[MunicipalityIn, Body()],
+    identity: Annotated[Identity, Depends(operator)],
+) -> MunicipalityOut:
+    """Register a municipality as a new tenant (operators of the installation only)."""
     with UnitOfWork(_engine(request)) as uow:
         municipality = create_municipality(
             uow,
@@ -87,7 +92,7 @@ def create(request: Request, body: Annotated[MunicipalityIn, Body()]) -> Municip
             prefecture=body.prefecture,
             settings=body.settings,
             effective_from=body.effective_from,
-            actor="api",
+            actor=identity.actor,
         )
     with read_session(_engine(request)) as session:
         return _out(municipality, settings_on(session, Tenant(municipality.lg_code), today_jst()))

@@ -7,7 +7,30 @@ the event→person rows, then commits. Any refusal raises before the commit, so 
 
 from __future__ import annotations
 
+from jichitai.modules.registry.services.certificates import get_certificate_issue, request_certificate
 from jichitai.modules.registry.services.population import generate_population
 from jichitai.modules.registry.services.record import HANDLERS, record_event
+from jichitai.modules.registry.services.support import (
+    active_measure_for,
+    confirm_support_measure,
+    end_support_measure,
+    extend_support_measure,
+    get_support_measure,
+    list_support_measures,
+    start_support_measure,
+)
 
-__all__ = ["HANDLERS", "generate_population", "record_event"]
+__all__ = [
+    "HANDLERS",
+    "active_measure_for",
+    "confirm_support_measure",
+    "end_support_measure",
+    "extend_support_measure",
+    "generate_population",
+    "get_certificate_issue",
+    "get_support_measure",
+    "list_support_measures",
+    "record_event",
+    "request_certificate",
+    "start_support_measure",
+]

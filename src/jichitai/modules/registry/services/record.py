@@ -24,7 +24,7 @@ from jichitai.modules.registry.services.households import (
     on_move_out,
     on_relocation,
 )
-from jichitai.platform.audit import Entry, append_entries
+from jichitai.platform.audit import Actor, append_entries, as_actor
 from jichitai.platform.calendar import load_eras
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork
@@ -66,10 +66,11 @@ def record_event(
     tenant: Tenant,
     body: schemas.EventBody,
     *,
-    actor: str,
+    actor: str | Actor,
     request_id: str | None = None,
 ) -> Recorded:
     """Record one 異動 with every snapshot it changes, in one transaction; refuse with nothing written."""
+    who = as_actor(actor, request_id)
     session = uow.session
     municipality = get_municipality(session, tenant.lg_code)
     eras = load_eras(session)
@@ -91,8 +92,8 @@ def record_event(
         notified_on=notified_on,
         processed_on=today,
         details=body.model_dump(mode="json", exclude_none=True),
-        actor=actor,
-        request_id=request_id,
+        actor=who.name,
+        request_id=who.request_id,
     )
     if body.type == "move_out" and isinstance(body, schemas.MoveOut) and body.abroad:
         event.reason = "国外転出"
@@ -109,11 +110,9 @@ def record_event(
         session,
         tenant,
         [
-            Entry(
-                actor=actor,
-                action="registry:event:record",
+            who.entry(
+                "registry:event:record",
                 subject=link.atena_no,
-                request_id=request_id,
                 details={**facts, "history_no": link.history_no_after},
             )
             for link in ctx.links

@@ -1,0 +1,340 @@
+"""Who is calling, and may they: credentials → :class:`Principal`, with every refusal audited.
+
+A request proves who it is with a bearer token (API clients) or the session cookie (the browser; then every
+state-changing request must also echo the session's CSRF token in ``X-CSRF-Token``). It declares its purpose
+(事務) in ``X-Jichitai-Purpose`` unless the user has only one, or the credential was issued for one.
+
+Refusals are answered 401 (no valid sign-in), 403 (signed in, but not allowed) or 404 (a staff member of one
+town asking for another town: answered exactly like a town that does not exist, DESIGN §3.1). Each refusal
+appends one ``auth:denied`` entry to the chain of the town concerned and writes nothing else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Header, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+
+from jichitai.platform.audit import Actor, Entry, append_entries
+from jichitai.platform.auth import services
+from jichitai.platform.auth.models import Credential, OperatorAccount, StaffUser
+from jichitai.platform.auth.permissions import Access, AccessRefused, resolve_access
+from jichitai.platform.db import UnitOfWork, read_session, utcnow
+from jichitai.platform.errors import DomainError, Forbidden, NotFound, Unauthenticated
+from jichitai.platform.tenancy import Tenant, get_tenant
+
+PURPOSE_HEADER = "X-Jichitai-Purpose"
+CSRF_HEADER = "X-CSRF-Token"
+SESSION_COOKIE = "jichitai_session"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TOUCH_EVERY = dt.timedelta(seconds=60)
+"""How stale ``last_used_at`` may get before a request refreshes it (one write a minute, not per request)."""
+
+bearer_scheme = HTTPBearer(auto_error=False, description="APIトークン (/api/v1/auth/token で発行)")
+cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="画面のセッション")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A live credential and whose it is, before any purpose or permission is considered."""
+
+    credential: Credential
+    display_name: str
+
+    @property
+    def kind(self) -> Literal["staff", "operator"]:
+        """Staff of a town, or an operator of the installation."""
+        return "operator" if self.credential.lg_code is None else "staff"
+
+    @property
+    def actor(self) -> str:
+        """The name the audit trail records."""
+        name = self.credential.login_name
+        return f"operator:{name}" if self.kind == "operator" else name
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in staff member acting in one town for one purpose, with the permissions that gives."""
+
+    identity: Identity
+    access: Access
+    request_id: str | None
+
+    @property
+    def lg_code(self) -> str:
+        """The town the principal belongs to."""
+        code = self.identity.credential.lg_code
+        assert code is not None  # a Principal is always staff
+        return code
+
+    @property
+    def login_name(self) -> str:
+        """The staff member's login name."""
+        return self.identity.credential.login_name
+
+    @property
+    def actor(self) -> str:
+        """The name the audit trail records."""
+        return self.identity.actor
+
+    @property
+    def role(self) -> str:
+        """The roles used for this request, comma-separated, as the audit trail records them."""
+        return ",".join(self.access.roles)
+
+    @property
+    def purpose(self) -> str:
+        """The declared purpose (事務)."""
+        return self.access.purpose
+
+    @property
+    def may_see_my_number(self) -> bool:
+        """Whether 個人番号 may be shown in this request's answers."""
+        return self.access.my_number
+
+    def has(self, permission: str) -> bool:
+        """Whether this request holds ``permission``."""
+        return self.access.allows(permission)
+
+    def as_actor(self) -> Actor:
+        """The audit "who" of this request."""
+        return Actor(self.actor, role=self.role, purpose=self.purpose, request_id=self.request_id)
+
+    def audit_fields(self) -> dict[str, Any]:
+        """actor, role, purpose and request_id for an :class:`~jichitai.platform.audit.Entry`."""
+        return {
+            "actor": self.actor,
+            "role": self.role,
+            "purpose": self.purpose,
+            "request_id": self.request_id,
+        }
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def policy(request: Request) -> services.Policy:
+    """The installation's sign-in policy (built from settings by the app factory)."""
+    value: services.Policy = request.app.state.auth_policy
+    return value
+
+
+def _request_id(request: Request) -> str | None:
+    value: str | None = getattr(request.state, "request_id", None)
+    return value
+
+
+def identify(
+    request: Request, token: HTTPAuthorizationCredentials | None, cookie: str | None
+) -> tuple[Identity, bool]:
+    """The live credential presented (bearer first), and whether it came by cookie; 401 when none is."""
+    secret = token.credentials if token is not None and token.scheme.lower() == "bearer" else None
+    by_cookie = secret is None and bool(cookie)
+    secret = secret or cookie
+    if not secret or len(secret) > 200:
+        raise Unauthenticated("unauthenticated", "ログインが必要です。")
+    engine = _engine(request)
+    now = utcnow()
+    with read_session(engine) as session:
+        credential = services.find_credential(session, secret)
+        if credential is None:
+            raise Unauthenticated("unauthenticated", "ログインの有効期限が切れたか、無効な認証情報です。")
+        last_used = credential.last_used_at
+        if last_used.tzinfo is None:
+            last_used = last_used.replace(tzinfo=dt.UTC)
+        if credential.kind == "session" and now - last_used > policy(request).session_idle:
+            raise Unauthenticated("session_expired", "一定時間操作がなかったため、ログアウトしました。")
+        account: StaffUser | OperatorAccount | None
+        if credential.lg_code is None:
+            account = session.get(OperatorAccount, credential.login_name)
+        else:
+            account = session.get(StaffUser, (credential.lg_code, credential.login_name))
+        if account is None or account.disabled_at is not None:
+            raise Unauthenticated("unauthenticated", "このアカウントは利用停止されています。")
+        identity = Identity(credential, account.display_name)
+        session.expunge(credential)  # keep its loaded state past the read session's rollback
+    if now - last_used > TOUCH_EVERY:
+        with UnitOfWork(engine) as uow:
+            row = uow.session.get(Credential, credential.secret_hash)
+            if row is not None:
+                row.last_used_at = now
+                uow.commit()
+    return identity, by_cookie
+
+
+def check_csrf(request: Request, identity: Identity, by_cookie: bool, presented: str | None) -> None:
+    """A cookie-authenticated request that changes state must echo the session's CSRF token."""
+    if not by_cookie or request.method in SAFE_METHODS:
+        return
+    expected = identity.credential.csrf_token or ""
+    if not presented or not hmac.compare_digest(presented.encode(), expected.encode()):
+        raise Forbidden(
+            "csrf_failed", "画面を再読み込みしてから、もう一度操作してください (CSRF検証エラー)。"
+        )
+
+
+def record_denial(
+    request: Request,
+    lg_code: str,
+    error: DomainError,
+    *,
+    actor: str = "anonymous",
+    role: str | None = None,
+    purpose: str | None = None,
+    permission: str | None = None,
+) -> None:
+    """Append the ``auth:denied`` entry of a refused request to ``lg_code``'s chain, if that town exists."""
+    with UnitOfWork(_engine(request)) as uow:
+        try:
+            tenant = get_tenant(uow.session, lg_code)
+        except NotFound:
+            return
+        details: dict[str, Any] = {
+            "code": error.code,
+            "method": request.method,
+            "path": request.url.path,
+        }
+        if permission:
+            details["permission"] = permission
+        append_entries(
+            uow.session,
+            tenant,
+            [
+                Entry(
+                    actor=actor,
+                    role=role,
+                    purpose=purpose,
+                    request_id=_request_id(request),
+                    action="auth:denied",
+                    outcome="denied",
+                    details=details,
+                )
+            ],
+        )
+        uow.commit()
+
+
+def _roles(request: Request, identity: Identity) -> list[Any]:
+    with read_session(_engine(request)) as session:
+        tenant = Tenant(identity.credential.lg_code or "")
+        return services.roles_of(session, tenant, identity.credential.login_name)
+
+
+def authorize(
+    request: Request,
+    lg_code: str,
+    identity: Identity,
+    by_cookie: bool,
+    purpose: str | None,
+    csrf: str | None,
+    permission: str,
+) -> Principal:
+    """Admit a signed-in caller to ``lg_code`` for ``permission``, or refuse (403/404), audited."""
+    if identity.kind == "operator":
+        forbidden = Forbidden(
+            "operator_not_allowed", "運用者アカウントでは市区町村の業務データを扱えません。"
+        )
+        record_denial(request, lg_code, forbidden, actor=identity.actor, permission=permission)
+        raise forbidden
+    own_town = identity.credential.lg_code or ""
+    if own_town != lg_code:
+        # Answer as if the town did not exist; the attempt goes into the caller's own town's chain.
+        record_denial(
+            request,
+            own_town,
+            Forbidden("other_municipality", "他の市区町村への要求"),
+            actor=identity.actor,
+            permission=permission,
+        )
+        raise NotFound("市区町村")
+    try:
+        check_csrf(request, identity, by_cookie, csrf)
+        access = resolve_access(_roles(request, identity), purpose or identity.credential.purpose)
+    except AccessRefused as refused:
+        refusal = Forbidden(refused.code, refused.message)
+        record_denial(request, lg_code, refusal, actor=identity.actor, purpose=purpose, permission=permission)
+        raise refusal from None
+    except Forbidden as csrf_error:
+        record_denial(
+            request, lg_code, csrf_error, actor=identity.actor, purpose=purpose, permission=permission
+        )
+        raise
+    if not access.allows(permission):
+        denied = Forbidden("forbidden", "この操作を行う権限がありません。")
+        record_denial(
+            request,
+            lg_code,
+            denied,
+            actor=identity.actor,
+            role=",".join(access.roles),
+            purpose=access.purpose,
+            permission=permission,
+        )
+        raise denied
+    return Principal(identity, access, _request_id(request))
+
+
+PurposeHeader = Annotated[
+    str | None, Header(alias=PURPOSE_HEADER, max_length=40, description="利用目的 (事務) のコード")
+]
+CsrfHeader = Annotated[str | None, Header(alias=CSRF_HEADER, max_length=100)]
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+SessionCookie = Annotated[str | None, Depends(cookie_scheme)]
+
+
+def identify_or_deny(
+    request: Request,
+    lg_code: str,
+    token: HTTPAuthorizationCredentials | None,
+    cookie: str | None,
+    permission: str,
+) -> tuple[Identity, bool]:
+    """:func:`identify`, with a 401 audited in ``lg_code``'s chain."""
+    try:
+        return identify(request, token, cookie)
+    except Unauthenticated as exc:
+        record_denial(request, lg_code, exc, permission=permission)
+        raise
+
+
+def require(permission: str) -> Callable[..., Principal]:
+    """A dependency admitting staff of the path's town whose roles, for the declared purpose, grant
+    ``permission``; anything else is refused (401/403/404) with the refusal audited."""
+
+    def dependency(
+        request: Request,
+        lg_code: str,
+        token: BearerToken,
+        cookie: SessionCookie,
+        purpose: PurposeHeader = None,
+        csrf: CsrfHeader = None,
+    ) -> Principal:
+        identity, by_cookie = identify_or_deny(request, lg_code, token, cookie, permission)
+        return authorize(request, lg_code, identity, by_cookie, purpose, csrf, permission)
+
+    return dependency
+
+
+def signed_in(
+    request: Request, token: BearerToken, cookie: SessionCookie, csrf: CsrfHeader = None
+) -> Identity:
+    """A dependency for routes about the caller's own sign-in (no town, no purpose)."""
+    identity, by_cookie = identify(request, token, cookie)
+    check_csrf(request, identity, by_cookie, csrf)
+    return identity
+
+
+def operator(identity: Annotated[Identity, Depends(signed_in)]) -> Identity:
+    """A dependency admitting only operators of the installation."""
+    if identity.kind != "operator":
+        raise Forbidden("operator_only", "この操作は運用者アカウントでのみ行えます。")
+    return identity

@@ -1,0 +1,283 @@
+"""Administration of a town's staff and roles (permission ``admin:user:manage``); every change is audited.
+
+An operator of the installation may create a town's first administrator (role ``admin`` only), so a new
+town can be handed over; everything else here belongs to the town's own administrators.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from jichitai.platform.audit import Actor
+from jichitai.platform.auth import services
+from jichitai.platform.auth.models import StaffUser
+from jichitai.platform.auth.permissions import PERMISSIONS, PURPOSES
+from jichitai.platform.db import UnitOfWork, read_session
+from jichitai.platform.errors import Forbidden, NotFound
+from jichitai.platform.tenancy import Tenant, get_tenant
+from jichitai.platform.web.auth import (
+    BearerToken,
+    CsrfHeader,
+    Principal,
+    PurposeHeader,
+    SessionCookie,
+    authorize,
+    check_csrf,
+    identify_or_deny,
+    record_denial,
+    require,
+)
+
+router = APIRouter(prefix="/api/v1/municipalities/{lg_code}", tags=["職員管理"])
+MANAGE = "admin:user:manage"
+LOGIN = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$", description="ログイン名")]
+ROLE_CODE = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", description="ロールのコード")]
+Admin = Annotated[Principal, Depends(require(MANAGE))]
+
+
+class StaffIn(BaseModel):
+    """A staff member to register."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    login_name: str = Field(min_length=2, max_length=40)
+    display_name: str = Field(min_length=1, max_length=100)
+    password: str = Field(min_length=1, max_length=200, description="初期パスワード (12文字以上)")
+    roles: list[str] = Field(default_factory=list, max_length=20)
+
+
+class RolesIn(BaseModel):
+    """The complete set of roles a staff member should hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: list[str] = Field(max_length=20)
+
+
+class PasswordIn(BaseModel):
+    """A new password set by an administrator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    password: str = Field(min_length=1, max_length=200)
+
+
+class RoleIn(BaseModel):
+    """What a role may do."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=60)
+    purposes: list[str] = Field(max_length=len(PURPOSES))
+    permissions: list[str] = Field(max_length=len(PERMISSIONS))
+
+
+class StaffOut(BaseModel):
+    """A staff member (never the password hash)."""
+
+    login_name: str
+    display_name: str
+    roles: list[str]
+    disabled: bool
+    locked_until: dt.datetime | None
+    last_login_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+class RoleOut(BaseModel):
+    """A role of the town."""
+
+    code: str
+    name: str
+    purposes: list[str]
+    permissions: list[str]
+
+
+class CatalogueOut(BaseModel):
+    """The permissions and purposes (事務) the platform knows."""
+
+    permissions: dict[str, str]
+    purposes: dict[str, str]
+    my_number_purposes: list[str]
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _out(session: Session, tenant: Tenant, user: StaffUser) -> StaffOut:
+    return StaffOut(
+        login_name=user.login_name,
+        display_name=user.display_name,
+        roles=[r.code for r in services.roles_of(session, tenant, user.login_name)],
+        disabled=user.disabled_at is not None,
+        locked_until=user.locked_until,
+        last_login_at=user.last_login_at,
+        created_at=user.created_at,
+    )
+
+
+@router.get("/staff", response_model=list[StaffOut], summary="職員の一覧")
+def list_staff(lg_code: str, request: Request, _admin: Admin) -> list[StaffOut]:
+    """Every staff member of the town with their roles."""
+    with read_session(_engine(request)) as session:
+        tenant = get_tenant(session, lg_code)
+        return [_out(session, tenant, u) for u in services.list_users(session, tenant)]
+
+
+def _admin_or_operator(
+    request: Request,
+    lg_code: str,
+    token: BearerToken,
+    cookie: SessionCookie,
+    purpose: PurposeHeader = None,
+    csrf: CsrfHeader = None,
+) -> tuple[Actor, bool]:
+    """The actor of a staff administrator (as ``require``), or of an operator; the flag says which."""
+    identity, by_cookie = identify_or_deny(request, lg_code, token, cookie, MANAGE)
+    if identity.kind == "operator":
+        check_csrf(request, identity, by_cookie, csrf)
+        return Actor(identity.actor, role="operator", request_id=request.state.request_id), True
+    return authorize(request, lg_code, identity, by_cookie, purpose, csrf, MANAGE).as_actor(), False
+
+
+@router.post("/staff", response_model=StaffOut, status_code=201, summary="職員の登録")
+def create_staff(
+    lg_code: str,
+    request: Request,
+    body: Annotated[StaffIn, Body()],
+    caller: Annotated[tuple[Actor, bool], Depends(_admin_or_operator)],
+) -> StaffOut:
+    """Register a staff member. Operators may only register a town's administrators (role ``admin``)."""
+    actor, is_operator = caller
+    if is_operator and set(body.roles) - {"admin"}:
+        error = Forbidden("operator_admin_only", "運用者が登録できるのは管理者ロールの職員だけです。")
+        record_denial(request, lg_code, error, actor=actor.name, permission=MANAGE)
+        raise error
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        services.create_user(
+            uow,
+            tenant,
+            login_name=body.login_name,
+            display_name=body.display_name,
+            password=body.password,
+            roles=body.roles,
+            actor=actor,
+        )
+    with read_session(_engine(request)) as session:
+        tenant = get_tenant(session, lg_code)
+        return _out(session, tenant, services.get_user(session, tenant, body.login_name))
+
+
+@router.get("/staff/{login_name}", response_model=StaffOut, summary="職員の照会")
+def get_staff(lg_code: str, login_name: LOGIN, request: Request, _admin: Admin) -> StaffOut:
+    """One staff member."""
+    with read_session(_engine(request)) as session:
+        tenant = get_tenant(session, lg_code)
+        return _out(session, tenant, services.get_user(session, tenant, login_name))
+
+
+@router.put("/staff/{login_name}/roles", response_model=StaffOut, summary="職員のロールの変更")
+def put_roles(
+    lg_code: str, login_name: LOGIN, request: Request, body: Annotated[RolesIn, Body()], admin: Admin
+) -> StaffOut:
+    """Replace the roles a staff member holds."""
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        services.set_roles(uow, tenant, login_name, body.roles, actor=admin.as_actor())
+    return get_staff(lg_code, login_name, request, admin)
+
+
+@router.post("/staff/{login_name}/disable", response_model=StaffOut, summary="職員の利用停止")
+def disable_staff(lg_code: str, login_name: LOGIN, request: Request, admin: Admin) -> StaffOut:
+    """Disable the account; its sessions and tokens end at once."""
+    if login_name == admin.login_name:
+        raise Forbidden("cannot_disable_self", "自分自身のアカウントは利用停止できません。")
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        services.set_disabled(uow, tenant, login_name, True, actor=admin.as_actor())
+    return get_staff(lg_code, login_name, request, admin)
+
+
+@router.post("/staff/{login_name}/enable", response_model=StaffOut, summary="職員の利用再開")
+def enable_staff(lg_code: str, login_name: LOGIN, request: Request, admin: Admin) -> StaffOut:
+    """Re-enable the account (and clear a lockout)."""
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        services.set_disabled(uow, tenant, login_name, False, actor=admin.as_actor())
+    return get_staff(lg_code, login_name, request, admin)
+
+
+@router.put("/staff/{login_name}/password", status_code=204, summary="パスワードの再設定")
+def reset_password(
+    lg_code: str, login_name: LOGIN, request: Request, body: Annotated[PasswordIn, Body()], admin: Admin
+) -> None:
+    """Set a new password; the member's sessions and tokens end."""
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        services.set_password(uow, tenant, login_name, body.password, actor=admin.as_actor())
+
+
+@router.delete("/staff/{login_name}/tokens/{token_id}", status_code=204, summary="職員のトークンの失効")
+def revoke_staff_token(
+    lg_code: str,
+    login_name: LOGIN,
+    token_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")],
+    request: Request,
+    admin: Admin,
+) -> None:
+    """Withdraw one session or token of a staff member."""
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        credential = services.credential_by_id(uow.session, token_id)
+        if credential is None or credential.lg_code != tenant.lg_code or credential.login_name != login_name:
+            raise NotFound("トークン", "token_id")
+        services.revoke_credential(uow, credential, tenant=tenant, actor=admin.as_actor())
+
+
+@router.get("/roles", response_model=list[RoleOut], summary="ロールの一覧")
+def list_roles(lg_code: str, request: Request, _admin: Admin) -> list[RoleOut]:
+    """The town's roles and what each may do."""
+    with read_session(_engine(request)) as session:
+        tenant = get_tenant(session, lg_code)
+        return [
+            RoleOut(code=r.code, name=r.name, purposes=r.purposes, permissions=r.permissions)
+            for r in services.list_roles(session, tenant)
+        ]
+
+
+@router.put("/roles/{code}", response_model=RoleOut, summary="ロールの変更")
+def put_role(
+    lg_code: str, code: ROLE_CODE, request: Request, body: Annotated[RoleIn, Body()], admin: Admin
+) -> RoleOut:
+    """Change a role's purposes and permissions (audited with before and after)."""
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        role = services.update_role(
+            uow,
+            tenant,
+            code,
+            name=body.name,
+            purposes=body.purposes,
+            permissions=body.permissions,
+            actor=admin.as_actor(),
+        )
+        return RoleOut(code=role.code, name=role.name, purposes=role.purposes, permissions=role.permissions)
+
+
+@router.get("/permissions", response_model=CatalogueOut, summary="権限と利用目的の一覧")
+def catalogue(_lg_code: Annotated[str, Path(alias="lg_code")], _admin: Admin) -> CatalogueOut:
+    """Every permission and purpose (事務), and which purposes are 個人番号利用事務."""
+    return CatalogueOut(
+        permissions=PERMISSIONS,
+        purposes={code: p.name for code, p in PURPOSES.items()},
+        my_number_purposes=[code for code, p in PURPOSES.items() if p.my_number],
+    )
