@@ -19,7 +19,7 @@ from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
 from jichitai.platform.web import auth_api, health, municipalities, staff_api
-from jichitai.platform.web.auth_api import LoginLimiter
+from jichitai.platform.web.auth import AddressLimiter
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
     InputGuardMiddleware,
@@ -63,7 +63,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         session_max=dt.timedelta(hours=settings.session_max_hours),
         token_max=dt.timedelta(days=settings.token_max_days),
     )
-    app.state.login_limiter = LoginLimiter(settings.login_rate_limit)
+    app.state.login_limiter = AddressLimiter(
+        settings.login_rate_limit,
+        "too_many_attempts",
+        "ログインの試行が多すぎます。しばらく待ってから再試行してください。",
+    )
+    app.state.anonymous_limiter = AddressLimiter(
+        settings.anonymous_rate_limit,
+        "too_many_requests",
+        "認証されていない要求が多すぎます。しばらく待ってから再試行してください。",
+    )
     app.state.secure_cookies = settings.secure_cookies
     app.state.schema_head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     app.add_middleware(InputGuardMiddleware)

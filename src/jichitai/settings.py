@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     """How long a locked account stays locked."""
     login_rate_limit: str = "20/minute"
     """Sign-in attempts allowed per client address (per worker process), in ``limits`` notation."""
+    anonymous_rate_limit: str = "120/minute"
+    """Unauthenticated calls to town routes per client address (per worker) that are answered 401 and
+    audited; beyond it they are answered 429 and not audited, so a flood cannot bloat the audit chain."""
     secure_cookies: bool = False
     """Mark the session cookie ``Secure``; turn on wherever the server is reached over HTTPS."""
     audit_sign_interval: int = Field(default=300, ge=0)

@@ -324,3 +324,16 @@ def test_login_attempts_are_rate_limited_per_client(
         codes = [fresh.post("/api/v1/auth/token", json=body).status_code for _ in range(4)]
         assert codes == [401, 401, 401, 429]
         assert fresh.post("/api/v1/auth/token", json=body).json()["error"]["code"] == "too_many_attempts"
+
+
+def test_an_anonymous_flood_is_throttled_before_it_fills_the_audit_chain(
+    engine: Engine, towns: tuple[Tenant, Tenant], tmp_path: Any
+) -> None:
+    settings = Settings(
+        var_dir=tmp_path, log_format="text", anonymous_rate_limit="3/minute", audit_sign_interval=0
+    )
+    with TestClient(create_app(settings, engine), raise_server_exceptions=False) as fresh:
+        before = len(entries(engine))
+        codes = [fresh.get(f"{BASE}/residents", params={"kana": "ア"}).status_code for _ in range(6)]
+        assert codes == [401, 401, 401, 429, 429, 429]
+        assert len(entries(engine)) == before + 3

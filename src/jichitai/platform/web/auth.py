@@ -19,14 +19,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
 from jichitai.platform.audit import Actor, Entry, append_entries
 from jichitai.platform.auth import services
 from jichitai.platform.auth.models import Credential, OperatorAccount, StaffUser
-from jichitai.platform.auth.permissions import Access, AccessRefused, resolve_access
+from jichitai.platform.auth.permissions import Access, AccessRefused, RoleDefinition, resolve_access
 from jichitai.platform.db import UnitOfWork, read_session, utcnow
-from jichitai.platform.errors import DomainError, Forbidden, NotFound, Unauthenticated
+from jichitai.platform.errors import DomainError, Forbidden, NotFound, TooManyRequests, Unauthenticated
 from jichitai.platform.tenancy import Tenant, get_tenant
 
 PURPOSE_HEADER = "X-Jichitai-Purpose"
@@ -35,6 +38,22 @@ SESSION_COOKIE = "jichitai_session"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 TOUCH_EVERY = dt.timedelta(seconds=60)
 """How stale ``last_used_at`` may get before a request refreshes it (one write a minute, not per request)."""
+
+
+class AddressLimiter:
+    """Requests per client address in a moving window (in memory: per worker process)."""
+
+    def __init__(self, rule: str, code: str, message: str) -> None:
+        self.rule = parse(rule)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.code = code
+        self.message = message
+
+    def hit(self, client: str) -> None:
+        """Count a request; refuse with 429 once the window is full."""
+        if not self.limiter.hit(self.rule, self.code, client):
+            raise TooManyRequests(self.code, self.message)
+
 
 bearer_scheme = HTTPBearer(auto_error=False, description="APIトークン (/api/v1/auth/token で発行)")
 cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="画面のセッション")
@@ -46,6 +65,8 @@ class Identity:
 
     credential: Credential
     display_name: str
+    roles: tuple[RoleDefinition, ...] = ()
+    """The staff member's roles in their town (none for an operator), read with the credential."""
 
     @property
     def kind(self) -> Literal["staff", "operator"]:
@@ -160,7 +181,10 @@ def identify(
             account = session.get(StaffUser, (credential.lg_code, credential.login_name))
         if account is None or account.disabled_at is not None:
             raise Unauthenticated("unauthenticated", "このアカウントは利用停止されています。")
-        identity = Identity(credential, account.display_name)
+        roles: tuple[RoleDefinition, ...] = ()
+        if credential.lg_code is not None:
+            roles = tuple(services.roles_of(session, Tenant(credential.lg_code), credential.login_name))
+        identity = Identity(credential, account.display_name, roles)
         session.expunge(credential)  # keep its loaded state past the read session's rollback
     if now - last_used > TOUCH_EVERY:
         with UnitOfWork(engine) as uow:
@@ -223,12 +247,6 @@ def record_denial(
         uow.commit()
 
 
-def _roles(request: Request, identity: Identity) -> list[Any]:
-    with read_session(_engine(request)) as session:
-        tenant = Tenant(identity.credential.lg_code or "")
-        return services.roles_of(session, tenant, identity.credential.login_name)
-
-
 def authorize(
     request: Request,
     lg_code: str,
@@ -258,7 +276,7 @@ def authorize(
         raise NotFound("市区町村")
     try:
         check_csrf(request, identity, by_cookie, csrf)
-        access = resolve_access(_roles(request, identity), purpose or identity.credential.purpose)
+        access = resolve_access(identity.roles, purpose or identity.credential.purpose)
     except AccessRefused as refused:
         refusal = Forbidden(refused.code, refused.message)
         record_denial(request, lg_code, refusal, actor=identity.actor, purpose=purpose, permission=permission)
@@ -302,6 +320,10 @@ def identify_or_deny(
     try:
         return identify(request, token, cookie)
     except Unauthenticated as exc:
+        # A flood of anonymous calls is answered 429 without an audit entry each, so it cannot bloat the
+        # chain; the first ones of each window are recorded.
+        limiter: AddressLimiter = request.app.state.anonymous_limiter
+        limiter.hit(request.client.host if request.client else "unknown")
         record_denial(request, lg_code, exc, permission=permission)
         raise
 

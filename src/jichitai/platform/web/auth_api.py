@@ -10,9 +10,6 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Request, Response
-from limits import parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -20,26 +17,11 @@ from jichitai.platform.audit import Actor
 from jichitai.platform.auth import services
 from jichitai.platform.auth.permissions import PURPOSES
 from jichitai.platform.db import UnitOfWork, read_session
-from jichitai.platform.errors import NotFound, TooManyRequests
+from jichitai.platform.errors import NotFound
 from jichitai.platform.tenancy import Tenant, get_tenant
-from jichitai.platform.web.auth import SESSION_COOKIE, Identity, policy, signed_in
+from jichitai.platform.web.auth import SESSION_COOKIE, AddressLimiter, Identity, policy, signed_in
 
 router = APIRouter(prefix="/api/v1/auth", tags=["認証"])
-
-
-class LoginLimiter:
-    """Sign-in attempts per client address in a moving window (in memory: per worker process)."""
-
-    def __init__(self, rule: str) -> None:
-        self.rule = parse(rule)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
-
-    def hit(self, client: str) -> None:
-        """Count an attempt; refuse with 429 once the window is full."""
-        if not self.limiter.hit(self.rule, "login", client):
-            raise TooManyRequests(
-                "too_many_attempts", "ログインの試行が多すぎます。しばらく待ってから再試行してください。"
-            )
 
 
 class LoginIn(BaseModel):
@@ -122,7 +104,7 @@ def _client(request: Request) -> str:
 def _login(
     request: Request, body: LoginIn, kind: str, label: str | None, days: int | None
 ) -> services.Issued:
-    limiter: LoginLimiter = request.app.state.login_limiter
+    limiter: AddressLimiter = request.app.state.login_limiter
     limiter.hit(_client(request))
     with UnitOfWork(_engine(request)) as uow:
         if body.lg_code is None:
