@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2 as httpx
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, select
 
