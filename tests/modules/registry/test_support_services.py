@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from jichitai.modules.registry import queries, schemas, services
+from jichitai.modules.registry import queries, schemas, services, under_support_measure
 from jichitai.modules.registry import support_rules as rules
 from jichitai.modules.registry.certificates import CertificateOut
 from jichitai.modules.registry.models import CertificateIssue, SupportMeasure, SupportStatus
@@ -484,6 +484,9 @@ def test_the_block_survives_move_out(engine: Engine, town: Town) -> None:
         services.record_event(uow, town.tenant, move_out, actor="test")
     with read_session(engine) as session:
         assert services.active_measure_for(session, town.tenant, town.victim, today_jst()) is not None
+        # Other modules ask through the facade before disclosing an address.
+        assert under_support_measure(session, town.tenant, town.victim, today_jst())
+        assert not under_support_measure(session, town.tenant, town.child, today_jst())
     # Asked for a 住民票, the block answers first: nobody learns from the refusal that she moved out.
     still_resident = certificate([town.victim], THIRD_PARTY, purpose="確認")
     with pytest.raises(Forbidden) as blocked:

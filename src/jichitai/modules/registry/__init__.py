@@ -6,6 +6,21 @@ else (reading another module's tables is forbidden; tests/test_boundaries.py enf
 
 from __future__ import annotations
 
-from jichitai.modules.registry.queries import count_residents
+import datetime as dt
 
-__all__ = ["count_residents"]
+from sqlalchemy.orm import Session
+
+from jichitai.modules.registry.queries import count_residents
+from jichitai.modules.registry.services.support import measures_in_force
+from jichitai.platform.tenancy import Tenant
+
+
+def under_support_measure(session: Session, tenant: Tenant, atena_no: str, on: dt.date) -> bool:
+    """Whether a DV等支援措置 (or 仮支援措置) protects the person on ``on``, whatever their status.
+
+    Other modules must ask before they disclose the person's address (notices, 証明, data requests).
+    """
+    return bool(measures_in_force(session, tenant, [atena_no], on))
+
+
+__all__ = ["count_residents", "under_support_measure"]
