@@ -16,13 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from jichitai.platform.db import LG_CODE, Base, utcnow
 
 
-class StaffUser(Base):
-    """A member of a town's staff who may sign in; disabled accounts are kept (the audit log names them)."""
+class AccountColumns:
+    """What every account that signs in keeps: name, password hash, lockout and lifecycle times."""
 
-    __tablename__ = "staff_user"
-
-    lg_code: Mapped[str] = mapped_column(LG_CODE, primary_key=True)
-    login_name: Mapped[str] = mapped_column(String(40), primary_key=True)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(200))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
@@ -30,6 +26,15 @@ class StaffUser(Base):
     disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class StaffUser(AccountColumns, Base):
+    """A member of a town's staff who may sign in; disabled accounts are kept (the audit log names them)."""
+
+    __tablename__ = "staff_user"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, primary_key=True)
+    login_name: Mapped[str] = mapped_column(String(40), primary_key=True)
 
     __table_args__ = (ForeignKeyConstraint(["lg_code"], ["municipality.lg_code"]),)
 
@@ -65,19 +70,12 @@ class RoleGrant(Base):
     )
 
 
-class OperatorAccount(Base):
+class OperatorAccount(AccountColumns, Base):
     """An operator of the shared installation: manages municipalities, never reads residents' records."""
 
     __tablename__ = "operator_account"
 
     login_name: Mapped[str] = mapped_column(String(40), primary_key=True)
-    display_name: Mapped[str] = mapped_column(String(100))
-    password_hash: Mapped[str] = mapped_column(String(200))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
-    disabled_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
 class Credential(Base):
