@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from jichitai import __version__
@@ -18,7 +19,7 @@ from jichitai.platform.db import make_engine
 from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
-from jichitai.platform.web import auth_api, health, municipalities, staff_api
+from jichitai.platform.web import auth_api, health, municipalities, staff_api, views
 from jichitai.platform.web.auth import AddressLimiter
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(municipalities.router)
     app.include_router(auth_api.router)
     app.include_router(staff_api.router)
+    app.include_router(views.router)
+    app.mount("/static", StaticFiles(packages=[("jichitai.platform.web", "static")]), name="static")
     for router in ROUTERS:
         app.include_router(router)
     freeze_startup_heap()

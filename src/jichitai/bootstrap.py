@@ -1,7 +1,7 @@
 """Wiring: the one place that knows every module, so the platform never has to.
 
 Importing the modules' ``models`` registers their tables on the shared metadata (for Alembic and tests);
-:data:`ROUTERS` lists the JSON routers the app mounts.
+:data:`ROUTERS` lists the routers the app mounts (JSON API and screens).
 """
 
 from __future__ import annotations
@@ -9,14 +9,24 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 from jichitai.modules.registry import api as registry_api
+from jichitai.modules.registry import certificate_api as registry_certificate_api
 from jichitai.modules.registry import models as registry_models
 from jichitai.modules.registry import support_api as registry_support_api
+from jichitai.modules.registry import verification as registry_verification
+from jichitai.modules.registry import views as registry_views
 from jichitai.platform import audit, audit_heads, audit_queries, calendar, tenancy
 from jichitai.platform.auth import models as auth_models
 from jichitai.platform.db import Base
 from jichitai.platform.web import audit_api
 
-ROUTERS = (registry_api.router, registry_support_api.router, audit_api.router)
+ROUTERS = (
+    registry_api.router,
+    registry_support_api.router,
+    registry_certificate_api.router,
+    registry_verification.router,
+    audit_api.router,
+    registry_views.router,
+)
 
 
 TABLE_MODULES = (audit, audit_heads, audit_queries, auth_models, calendar, tenancy, registry_models)

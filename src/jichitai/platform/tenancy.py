@@ -71,6 +71,9 @@ SETTING_KEYS: dict[str, str] = {
     "office_address": "役所・役場の所在地",
     "office_phone": "代表電話番号",
     "fee_juminhyo": "住民票の写し 1通の手数料 (円)",
+    "fee_kisai_jiko": "住民票記載事項証明書 1通の手数料 (円)",
+    "fee_joshuhyo": "除票の写し 1通の手数料 (円)",
+    "fee_tenshutsu": "転出証明書 1通の手数料 (円; 未設定なら無料)",
 }
 """Known per-town setting keys; documented in docs/operations.md."""
 

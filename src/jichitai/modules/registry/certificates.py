@@ -1,7 +1,9 @@
-"""Certificates (住民票の写し, 除票の写し): who may have which items, and the content to print.
+"""Certificates (住民票の写し, 住民票記載事項証明書, 除票の写し, 転出証明書): who may have which items, and
+the content to print.
 
-The content is structured JSON; rendering it to PDF (fonts, 公印, 認証文 layout) comes with the counter
-screens. What is decided here is the law of the content (domain.md §3.1-3.2):
+The content is structured JSON, kept with the issuance so that a reprint shows exactly what was issued;
+:mod:`jichitai.modules.registry.certificate_pdf` renders it. What is decided here is the law of the content
+(domain.md §3.1-3.2):
 
 - optional items (世帯主・続柄, 本籍・筆頭者, 住民票コード, 個人番号, 在留カード等) are printed only when
   asked;
@@ -9,15 +11,18 @@ screens. What is decided here is the law of the content (domain.md §3.1-3.2):
   copy is then mailed to the person's registered address rather than handed over; never for third parties,
   特定事務受任者 or public bodies (住基法12条の2-3, 番号法19条);
 - third parties, 特定事務受任者 and public bodies state the purpose (請求事由);
-- 世帯連記式 prints one household: every subject must be of the same 世帯.
+- 世帯連記式 prints one household: every subject must be of the same 世帯;
+- the 手数料 of each type is a dated per-town setting (:data:`FEE_KEYS`); a 転出証明書 is free unless the
+  town sets a fee, the others have no default (an unset fee is reported, never guessed).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from jichitai.modules.registry.models import (
     SEX_LABELS,
@@ -40,8 +45,19 @@ from jichitai.platform.jp import Era, format_wareki
 
 TYPE_LABELS = {
     CertificateType.RESIDENT_RECORD: "住民票の写し",
+    CertificateType.RECORD_ENTRIES: "住民票記載事項証明書",
     CertificateType.REMOVED_RECORD: "除票の写し",
+    CertificateType.MOVE_OUT: "転出証明書",
 }
+FEE_KEYS = {
+    CertificateType.RESIDENT_RECORD: "fee_juminhyo",
+    CertificateType.RECORD_ENTRIES: "fee_kisai_jiko",
+    CertificateType.REMOVED_RECORD: "fee_joshuhyo",
+    CertificateType.MOVE_OUT: "fee_tenshutsu",
+}
+"""The per-town setting (platform/tenancy.py SETTING_KEYS) holding each type's fee per copy, in yen."""
+FEE_DEFAULTS: dict[CertificateType, int] = {CertificateType.MOVE_OUT: 0}
+"""Fees that apply when the town set none: the 転出証明書 is free in practice (手数料条例)."""
 STYLE_LABELS = {CertificateStyle.HOUSEHOLD: "世帯連記式", CertificateStyle.INDIVIDUAL: "個人票"}
 CATEGORY_LABELS = {
     RequesterCategory.SELF: "本人",
@@ -60,8 +76,12 @@ ITEM_LABELS = {
 }
 ATTESTATION = {
     CertificateType.RESIDENT_RECORD: "この写しは、住民票の原本と相違ないことを証明する。",
+    CertificateType.RECORD_ENTRIES: "上記の事項は、住民票に記載されていることを証明する。",
     CertificateType.REMOVED_RECORD: "この写しは、除票の原本と相違ないことを証明する。",
+    CertificateType.MOVE_OUT: "上記の者は、転出の届出をしたことを証明する。",
 }
+DOMESTIC_MOVE_OUT = "国内転出"
+"""The 異動事由 of a 除票 for which a 転出証明書 can be issued (a move abroad gets none, 法24条)."""
 
 OWN_RECORD = frozenset({RequesterCategory.SELF, RequesterCategory.HOUSEHOLD})
 """Categories whose 宛名番号 is checked against the register: the person or the same household (法12条)."""
@@ -70,6 +90,18 @@ NUMBER_CATEGORIES = OWN_RECORD | {RequesterCategory.PROXY}
 PURPOSE_REQUIRED = frozenset(
     {RequesterCategory.THIRD_PARTY, RequesterCategory.PROFESSIONAL, RequesterCategory.PUBLIC_BODY}
 )
+
+
+def fee_per_copy(kind: CertificateType, settings: dict[str, Any]) -> int | None:
+    """The fee of one copy from the settings in force on the day, or None when the town set none."""
+    value = settings.get(FEE_KEYS[kind], FEE_DEFAULTS.get(kind))
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        fee = int(value)
+    except ValueError:
+        return None
+    return fee if fee >= 0 else None
 
 
 def chosen_items(items: Items) -> list[str]:
@@ -148,12 +180,20 @@ def print_order(records: Sequence[PersonRecord]) -> list[PersonRecord]:
 # --- content ---------------------------------------------------------------------------------------------
 
 
+class CertificateWarning(BaseModel):
+    """A problem that does not refuse the issuance but must be shown on the certificate screen."""
+
+    code: str
+    message: str
+
+
 class CertificatePersonOut(BaseModel):
     """One person as printed; optional items are null when not asked for (or not applicable)."""
 
     atena_no: str
     name: str
     kana: str
+    kana_confirmed: bool = False
     former_surname: str | None
     name_roman: str | None
     alias_name: str | None
@@ -181,6 +221,8 @@ class CertificatePersonOut(BaseModel):
     removal_reason: str | None
     removed_on: DateOut | None
     move_out_destination: str | None
+    entitlements: list[str] | None = None
+    """転出証明書: the 国保・後期高齢者医療・介護保険・国民年金・児童手当 items the new town needs."""
 
 
 class CertificatePageOut(BaseModel):
@@ -214,10 +256,54 @@ class CertificateOut(BaseModel):
     deliver_by_mail: bool
     overridden: bool
     pages: list[CertificatePageOut]
+    issued_on_iso: dt.date | None = None
+    fee_per_copy: int | None = None
+    """手数料 of one copy on the issue day (yen); null when the town has set none."""
+    fee_yen: int | None = None
+    """手数料 charged: per copy × copies (0 for a 再交付)."""
+    verify_code: str | None = None
+    """Code of the public verification page ``/verify/{code}`` printed as a QR code."""
+    reissue_of: int | None = None
+    warnings: list[CertificateWarning] = Field(default_factory=list)
+    """What the counter must see before printing: glyphs the font lacks, the font itself, an unset fee."""
+
+
+def entitlement_lines(record: PersonRecord, eras: tuple[Era, ...]) -> list[str]:
+    """The 法7条 items of a 転出証明書 (施行令23条), one printable line each."""
+
+    def since(day: dt.date | None) -> str:
+        return "" if day is None else f" (資格取得 {format_wareki(day, eras)})"
+
+    def flag(label: str, qualified: bool, acquired: dt.date | None) -> str:
+        return f"{label}: 被保険者{since(acquired)}" if qualified else f"{label}: 該当なし"
+
+    lines = [
+        flag("国民健康保険", record.nhi_qualified, record.nhi_acquired_on),
+        flag("後期高齢者医療", record.late_elderly_qualified, record.late_elderly_acquired_on),
+        flag("介護保険", record.ltc_qualified, record.ltc_acquired_on),
+    ]
+    if record.pension_qualified:
+        number = f" 基礎年金番号 {record.basic_pension_no}" if record.basic_pension_no else ""
+        lines.append(
+            f"国民年金: {record.pension_category or '被保険者'}{number}{since(record.pension_acquired_on)}"
+        )
+    else:
+        lines.append("国民年金: 該当なし")
+    if record.child_allowance_from:
+        lines.append(f"児童手当: 支給開始 {record.child_allowance_from.replace('-', '年')}月")
+    else:
+        lines.append("児童手当: 該当なし")
+    return lines
 
 
 def person_out(
-    record: PersonRecord, town: str, eras: tuple[Era, ...], items: Items, *, reveal_my_number: bool
+    record: PersonRecord,
+    town: str,
+    eras: tuple[Era, ...],
+    items: Items,
+    *,
+    reveal_my_number: bool,
+    entitlements: bool = False,
 ) -> CertificatePersonOut:
     """The printed items of one record; dates in 和暦 (西暦 for foreign residents' birth and 在留期限)."""
     full = record_out(record, town, eras, reveal_my_number=reveal_my_number)
@@ -227,6 +313,7 @@ def person_out(
         atena_no=full.atena_no,
         name=full.name,
         kana=f"{record.family_kana}　{record.given_kana}".strip("　"),
+        kana_confirmed=record.kana_confirmed,
         former_surname=full.former_surname,
         name_roman=full.name_roman,
         alias_name=full.alias_name,
@@ -254,6 +341,7 @@ def person_out(
         removal_reason=full.removal_reason,
         removed_on=None if record.removed_on is None else date_out(record.removed_on, None, eras),
         move_out_destination=full.move_out_destination,
+        entitlements=entitlement_lines(record, eras) if entitlements else None,
     )
 
 
@@ -268,7 +356,17 @@ def pages(
             household_no=first.household_no,
             head_name=first.head_name if body.items.household else None,
             address=first.full_address(town),
-            persons=[person_out(r, town, eras, body.items, reveal_my_number=reveal) for r in members],
+            persons=[
+                person_out(
+                    r,
+                    town,
+                    eras,
+                    body.items,
+                    reveal_my_number=reveal,
+                    entitlements=body.type is CertificateType.MOVE_OUT,
+                )
+                for r in members
+            ],
         )
 
     if body.style is CertificateStyle.HOUSEHOLD:
@@ -286,8 +384,9 @@ def certificate_out(
     eras: tuple[Era, ...],
     issued_on: dt.date,
     reveal_my_number: bool,
+    fee_per_copy: int | None = None,
 ) -> CertificateOut:
-    """The content answered for an issuance just recorded."""
+    """The content answered for an issuance just recorded (and kept with it for reprints)."""
     return CertificateOut(
         issue_no=issue.issue_no,
         issued_at=issue.issued_at,
@@ -308,6 +407,11 @@ def certificate_out(
         deliver_by_mail=deliver_by_mail(body),
         overridden=issue.override_reason is not None,
         pages=pages(body, records, town, eras, reveal_my_number),
+        issued_on_iso=issued_on,
+        fee_per_copy=fee_per_copy,
+        fee_yen=issue.fee_yen,
+        verify_code=issue.verify_code,
+        reissue_of=issue.reissue_of,
     )
 
 
@@ -330,6 +434,11 @@ class CertificateIssueOut(BaseModel):
     role: str | None
     override_reason: str | None
     overridden_measures: list[int]
+    issued_on: dt.date | None = None
+    fee_yen: int | None = None
+    reissue_of: int | None = None
+    printed_at: dt.datetime | None = None
+    missing_glyphs: list[str] = Field(default_factory=list)
 
 
 def issue_out(issue: CertificateIssue) -> CertificateIssueOut:
@@ -352,4 +461,78 @@ def issue_out(issue: CertificateIssue) -> CertificateIssueOut:
         role=issue.role,
         override_reason=issue.override_reason,
         overridden_measures=list(issue.overridden_measures),
+        issued_on=issue.issued_on,
+        fee_yen=issue.fee_yen,
+        reissue_of=issue.reissue_of,
+        printed_at=issue.printed_at,
+        missing_glyphs=list(issue.missing_glyphs or []),
+    )
+
+
+# --- daily issuance summary ------------------------------------------------------------------------------
+
+
+class SummaryLineOut(BaseModel):
+    """One certificate type on one day."""
+
+    type: str
+    type_label: str
+    fee_per_copy: int | None
+    """手数料 of one copy in force that day (null: not set by the town)."""
+    issues: int
+    """Issuances (交付), 再交付 not counted."""
+    copies: int
+    reissues: int
+    fee_yen: int
+    """手数料 charged that day (再交付 are free)."""
+    fee_unset: int
+    """Issuances recorded without a fee because none was set."""
+    unprinted: int
+    """Issuances recorded but not printed (yet)."""
+
+
+class IssuanceSummaryOut(BaseModel):
+    """The daily issuance summary (交付件数・手数料日計)."""
+
+    day: dt.date
+    day_label: str
+    lines: list[SummaryLineOut]
+    issues: int
+    copies: int
+    reissues: int
+    fee_yen: int
+
+
+def summary_out(
+    day: dt.date,
+    day_label: str,
+    fees: dict[CertificateType, int | None],
+    rows: Sequence[tuple[str, bool, int, int, int, int, int]],
+) -> IssuanceSummaryOut:
+    """Fold the grouped rows (type, is reissue, count, copies, fees, fees set, printed) into the summary."""
+    lines = []
+    for kind in CertificateType:
+        mine = [r for r in rows if r[0] == kind.value]
+        first = [r for r in mine if not r[1]]
+        lines.append(
+            SummaryLineOut(
+                type=kind.value,
+                type_label=TYPE_LABELS[kind],
+                fee_per_copy=fees[kind],
+                issues=sum(r[2] for r in first),
+                copies=sum(int(r[3]) for r in first),
+                reissues=sum(r[2] for r in mine if r[1]),
+                fee_yen=sum(int(r[4]) for r in mine),
+                fee_unset=sum(r[2] - r[5] for r in first),
+                unprinted=sum(r[2] - r[6] for r in mine),
+            )
+        )
+    return IssuanceSummaryOut(
+        day=day,
+        day_label=day_label,
+        lines=lines,
+        issues=sum(line.issues for line in lines),
+        copies=sum(line.copies for line in lines),
+        reissues=sum(line.reissues for line in lines),
+        fee_yen=sum(line.fee_yen for line in lines),
     )

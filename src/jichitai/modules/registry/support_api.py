@@ -1,4 +1,4 @@
-"""JSON API of DV等支援措置 and certificate requests under ``/api/v1/municipalities/{lg_code}/…``.
+"""JSON API of DV等支援措置 under ``/api/v1/municipalities/{lg_code}/…`` (certificates: certificate_api.py).
 
 No business logic lives here: each route resolves the tenant and calls one service with the caller's
 audit identity and rights.
@@ -12,8 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import Engine
 
-from jichitai.modules.registry import services, support_rules
-from jichitai.modules.registry.certificates import CertificateIssueOut, CertificateOut, issue_out
+from jichitai.modules.registry import services
 from jichitai.modules.registry.support_responses import (
     SupportMeasureListOut,
     SupportMeasureOut,
@@ -22,7 +21,6 @@ from jichitai.modules.registry.support_responses import (
 )
 from jichitai.modules.registry.support_schemas import (
     ATENA,
-    CertificateIn,
     ConfirmIn,
     EndIn,
     ExtendIn,
@@ -37,10 +35,8 @@ router = APIRouter(prefix="/api/v1/municipalities/{lg_code}")
 
 MAX_INT = 2**31 - 1
 SUPPORT: list[str | Enum] = ["支援措置"]
-CERTIFICATES: list[str | Enum] = ["証明書"]
 
 Manager = Annotated[Principal, Depends(require("registry:support:manage"))]
-Issuer = Annotated[Principal, Depends(require("registry:certificate:issue"))]
 MeasureNo = Annotated[int, Path(ge=1, le=MAX_INT, description="支援措置の番号")]
 
 
@@ -152,47 +148,3 @@ def end_support_measure(
         tenant = get_tenant(uow.session, lg_code)
         measure = services.end_support_measure(uow, tenant, measure_no, body, actor=principal.as_actor())
         return measure_out(measure, today_jst())
-
-
-@router.post(
-    "/certificates",
-    response_model=CertificateOut,
-    status_code=201,
-    tags=CERTIFICATES,
-    summary="住民票の写し・除票の写しの交付",
-)
-def post_certificate(
-    lg_code: str, request: Request, body: CertificateIn, principal: Issuer
-) -> CertificateOut:
-    """Issue a certificate and log it; refused while a 支援措置 protects a subject, unless the requester is
-    the protected person or a user holding ``registry:support:override`` lifts it with ``override.reason``
-    (never for the 相手方)."""
-    with UnitOfWork(_engine(request)) as uow:
-        tenant = get_tenant(uow.session, lg_code)
-        return services.request_certificate(
-            uow,
-            tenant,
-            body,
-            actor=principal.as_actor(),
-            principal_may_override=principal.has(support_rules.OVERRIDE_PERMISSION),
-            reveal_my_number=principal.may_see_my_number,
-        )
-
-
-@router.get(
-    "/certificates/{issue_no}",
-    response_model=CertificateIssueOut,
-    tags=CERTIFICATES,
-    summary="交付履歴の照会",
-)
-def get_certificate_issue(
-    lg_code: str,
-    issue_no: Annotated[int, Path(ge=1, le=MAX_INT, description="発行番号")],
-    request: Request,
-    principal: Issuer,
-) -> CertificateIssueOut:
-    """One row of the issuance log (the content is not kept, only what was printed for whom)."""
-    with UnitOfWork(_engine(request)) as uow:
-        tenant = get_tenant(uow.session, lg_code)
-        issue = services.get_certificate_issue(uow, tenant, issue_no, actor=principal.as_actor())
-        return issue_out(issue)

@@ -68,7 +68,9 @@ class CertificateType(enum.StrEnum):
     """証明書の種類."""
 
     RESIDENT_RECORD = "resident_record"  # 住民票の写し
+    RECORD_ENTRIES = "record_entries"  # 住民票記載事項証明書
     REMOVED_RECORD = "removed_record"  # 除票の写し
+    MOVE_OUT = "move_out"  # 転出証明書 (国内転出の届出をした方)
 
 
 class CertificateStyle(enum.StrEnum):
@@ -117,9 +119,12 @@ class OverrideIn(Strict):
 
 
 class CertificateIn(Strict):
-    """A request for a 住民票の写し or 除票の写し."""
+    """A request for a 住民票の写し, 住民票記載事項証明書, 除票の写し or 転出証明書."""
 
-    type: CertificateType = Field(description="resident_record: 住民票の写し / removed_record: 除票の写し")
+    type: CertificateType = Field(
+        description="resident_record: 住民票の写し / record_entries: 住民票記載事項証明書 / "
+        "removed_record: 除票の写し / move_out: 転出証明書"
+    )
     style: CertificateStyle = Field(
         default=CertificateStyle.HOUSEHOLD, description="household: 世帯連記式 / individual: 個人票"
     )

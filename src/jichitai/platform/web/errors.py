@@ -1,7 +1,8 @@
 """Every refusal becomes ``{"error": {"code", "message", "field"}}`` with a 4xx status; never a bare 500.
 
 FastAPI's own validation errors are translated into the same body with a Japanese message, and a body that
-is not JSON at all gets ``malformed_json``.
+is not JSON at all gets ``malformed_json``. The screens under ``/ui/`` get the same refusals as Japanese pages
+(:mod:`jichitai.platform.web.error_pages`).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jichitai.platform.errors import DomainError
+from jichitai.platform.web.error_pages import error_page, is_page
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,20 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
     return {"error": {"code": code, "message": message, "field": field}}
 
 
+def validation_message(kind: str) -> str:
+    """The Japanese message for a pydantic error type (shared by the API and the screens' forms)."""
+    return _VALIDATION_MESSAGES.get(kind, "入力内容が正しくありません。")
+
+
+def _answer(
+    request: Request, status: int, code: str, message: str, field: str | None = None, headers: Any = None
+) -> Response:
+    """JSON for the API; for the screens (``/ui/…``) a Japanese page, or the sign-in page after a 401."""
+    if is_page(request):
+        return error_page(request, status, code, message)
+    return JSONResponse(error_body(code, message, field), status_code=status, headers=headers)
+
+
 def _field_path(loc: tuple[int | str, ...], body: Any) -> str | None:
     parts = list(loc[1:]) if loc and loc[0] in {"body", "query", "path", "header"} else list(loc)
     # A discriminated union puts the tag (the body's "type") first in the location; it is not a field.
@@ -64,7 +80,7 @@ def _field_path(loc: tuple[int | str, ...], body: Any) -> str | None:
     return path or None
 
 
-async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation(request: Request, exc: RequestValidationError) -> Response:
     first = exc.errors()[0]
     kind = str(first.get("type", "value_error"))
     if kind == "json_invalid":
@@ -74,57 +90,53 @@ async def _validation(_request: Request, exc: RequestValidationError) -> JSONRes
         return JSONResponse(
             error_body("malformed_json", "JSON オブジェクトを送信してください。"), status_code=400
         )
-    message = _VALIDATION_MESSAGES.get(kind, "入力内容が正しくありません。")
-    return JSONResponse(error_body(f"invalid_{kind}", message, _field_path(loc, exc.body)), status_code=422)
+    message = validation_message(kind)
+    return _answer(request, 422, f"invalid_{kind}", message, _field_path(loc, exc.body))
 
 
-async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+async def _domain(request: Request, exc: DomainError) -> Response:
     # RFC 9110 §11.6.1: a 401 names the scheme the client should use.
     headers = {"WWW-Authenticate": 'Bearer realm="jichitai"'} if exc.status == 401 else None
-    return JSONResponse(error_body(exc.code, exc.message, exc.field), status_code=exc.status, headers=headers)
+    return _answer(request, exc.status, exc.code, exc.message, exc.field, headers)
 
 
-async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http(request: Request, exc: StarletteHTTPException) -> Response:
     codes = {
         400: ("malformed_json", "送信データを読み取れません (JSON/UTF-8 の形式を確認してください)。"),
         404: ("not_found", "対象が見つかりません。"),
         405: ("method_not_allowed", "この操作はできません。"),
     }
     code, message = codes.get(exc.status_code, ("http_error", "要求を処理できません。"))
-    return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
+    return _answer(request, exc.status_code, code, message, headers=exc.headers)
 
 
-async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+async def _integrity(request: Request, exc: IntegrityError) -> Response:
     log.warning("integrity error: %s", exc.orig)
-    return JSONResponse(
-        error_body("conflict", "同時に行われた別の処理と競合しました。もう一度お試しください。"),
-        status_code=409,
-    )
+    return _answer(request, 409, "conflict", "同時に行われた別の処理と競合しました。もう一度お試しください。")
 
 
-async def _data(_request: Request, exc: DataError) -> JSONResponse:
+async def _data(request: Request, exc: DataError) -> Response:
     # A value the database cannot hold that slipped past validation; the transaction was rolled back.
     log.warning("data error: %s", exc.orig)
-    return JSONResponse(error_body("invalid_value", "保存できない値が含まれています。"), status_code=422)
+    return _answer(request, 422, "invalid_value", "保存できない値が含まれています。")
 
 
-async def _overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+async def _overflow(request: Request, exc: OverflowError) -> Response:
     # A number too large for the database driver (SQLite refuses ints over 64 bits) that slipped past limits.
     log.warning("overflow: %s", exc)
-    return JSONResponse(error_body("invalid_value", "数値が大きすぎます。"), status_code=422)
+    return _answer(request, 422, "invalid_value", "数値が大きすぎます。")
 
 
-async def _operational(_request: Request, exc: OperationalError) -> JSONResponse:
+async def _operational(request: Request, exc: OperationalError) -> Response:
     log.error("database unavailable: %s", exc.orig)
-    return JSONResponse(
-        error_body("database_unavailable", "データベースに接続できません。しばらくしてからお試しください。"),
-        status_code=503,
+    return _answer(
+        request, 503, "database_unavailable", "データベースに接続できません。しばらくしてからお試しください。"
     )
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error", exc_info=exc)
-    return JSONResponse(error_body("internal_error", "システムエラーが発生しました。"), status_code=500)
+    return _answer(request, 500, "internal_error", "システムエラーが発生しました。")
 
 
 def install_error_handlers(app: FastAPI) -> None:

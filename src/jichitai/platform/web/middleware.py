@@ -68,7 +68,7 @@ def _bad_text(value: Any) -> bool:
         return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
     if isinstance(value, dict):
         return any(_bad_text(k) or _bad_text(v) for k, v in value.items())
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):
         return any(_bad_text(v) for v in value)
     return False
 
@@ -107,10 +107,13 @@ class InputGuardMiddleware:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if body:
+            content_type = dict(scope["headers"]).get(b"content-type", b"")
             try:
                 parsed = json.loads(body)
             except ValueError:
                 parsed = None  # the app answers malformed_json itself
+            if content_type.startswith(b"application/x-www-form-urlencoded"):  # the screens' forms
+                parsed = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
             if _bad_text(parsed):
                 await _refuse(
                     send, 422, "invalid_characters", "使用できない文字 (制御文字など) が含まれています。"
@@ -151,12 +154,20 @@ SECURITY_HEADERS = (
 )
 """Sent on every answer: residents' data must never be sniffed, framed, leaked in referrers or cached."""
 API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
+PAGE_CSP = (
+    b"content-security-policy",
+    b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+    b"frame-ancestors 'none'; base-uri 'none'",
+)
+"""The screens load only their own style sheet and script (no inline code, nothing from elsewhere)."""
+PAGE_PATHS = ("/ui/", "/static/")
 
 
 class SecurityHeadersMiddleware:
     """Add the hardening headers; JSON answers also get a CSP that forbids loading anything at all.
 
-    The interactive OpenAPI pages (/docs, /redoc) load their own scripts and keep the browser defaults.
+    The screens (/ui/…) may load the server's own style sheet and script; the interactive OpenAPI pages
+    (/docs, /redoc) load their own scripts and keep the browser defaults.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -166,14 +177,16 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        strict = not scope["path"].startswith(("/docs", "/redoc"))
+        path = scope["path"]
+        strict = not path.startswith(("/docs", "/redoc"))
+        csp = PAGE_CSP if path.startswith(PAGE_PATHS) else API_CSP
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = message.setdefault("headers", [])
                 headers.extend(SECURITY_HEADERS)
                 if strict:
-                    headers.append(API_CSP)
+                    headers.append(csp)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

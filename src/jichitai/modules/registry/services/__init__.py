@@ -7,6 +7,13 @@ the event→person rows, then commits. Any refusal raises before the commit, so 
 
 from __future__ import annotations
 
+from jichitai.modules.registry.services.certificate_documents import (
+    certificate_pdf,
+    fees_on,
+    issuance_summary,
+    print_certificate,
+    verify_certificate,
+)
 from jichitai.modules.registry.services.certificates import get_certificate_issue, request_certificate
 from jichitai.modules.registry.services.population import generate_population
 from jichitai.modules.registry.services.record import HANDLERS, record_event
@@ -23,14 +30,19 @@ from jichitai.modules.registry.services.support import (
 __all__ = [
     "HANDLERS",
     "active_measure_for",
+    "certificate_pdf",
     "confirm_support_measure",
     "end_support_measure",
     "extend_support_measure",
+    "fees_on",
     "generate_population",
     "get_certificate_issue",
     "get_support_measure",
+    "issuance_summary",
     "list_support_measures",
+    "print_certificate",
     "record_event",
     "request_certificate",
     "start_support_measure",
+    "verify_certificate",
 ]

@@ -1,5 +1,7 @@
 """Use case of the counter: a certificate request, checked against the DV等支援措置 of every subject.
 
+Printing, 再交付, the QR check and the daily summary are in :mod:`.certificate_documents`.
+
 Order of checks: the body against the law and the clerk's rights (nothing read, nothing written), then the
 支援措置 of the persons asked for, and only then whether they fit the certificate (住民/除票, one
 household) and whether a claimed 本人/同一世帯 holds, so a blocked request learns nothing about the person.
@@ -7,11 +9,17 @@ household) and whether a claimed 本人/同一世帯 holds, so a blocked request
 A request the block refuses writes its ``denied`` audit entries and commits them before raising (the
 attempt itself is the evidence the 事務処理要領 wants kept) and writes nothing else. A request that passes,
 or that the responsible officer lets through with a reason, writes the 交付履歴 row and one audit entry per
-person (outcome ``ok`` or ``override``) in one transaction.
+person (outcome ``ok`` or ``override``) in one transaction. The row keeps the content as issued (for the
+print and any 再交付), the business day, the fee of the day (per copy × copies, from the town's dated
+setting), a fresh verification code for the QR check, and the glyphs the certificate font lacks; the answer
+carries ``warnings`` the screen must show before printing (a glyph the font lacks, the font itself missing,
+no fee set).
 """
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,7 +28,8 @@ from sqlalchemy.orm import Session
 
 from jichitai.modules.registry import certificates, queries
 from jichitai.modules.registry import support_rules as rules
-from jichitai.modules.registry.certificates import CertificateOut
+from jichitai.modules.registry.certificate_pdf import glyph_warnings
+from jichitai.modules.registry.certificates import CertificateOut, CertificateWarning
 from jichitai.modules.registry.models import CertificateIssue, PersonRecord, ResidentStatus, current_only
 from jichitai.modules.registry.services.support import group_of, measures_in_force
 from jichitai.modules.registry.support_schemas import (
@@ -40,6 +49,15 @@ from jichitai.platform.tenancy import Tenant, get_municipality, next_numbers, se
 ACTION = "registry:certificate:issue"
 
 
+REMOVED_TYPES = frozenset({CertificateType.REMOVED_RECORD, CertificateType.MOVE_OUT})
+"""Certificates of 除票 (persons no longer residents); the others are of current residents."""
+
+
+def new_verify_code(tenant: Tenant) -> str:
+    """The town's code and 120 random bits in base32: routable to the town, unguessable, not the 発行番号."""
+    return tenant.lg_code + base64.b32encode(secrets.token_bytes(15)).decode("ascii")
+
+
 def _removed_members(session: Session, tenant: Tenant, household_no: str) -> list[PersonRecord]:
     stmt = select(PersonRecord).where(
         PersonRecord.lg_code == tenant.lg_code,
@@ -57,7 +75,7 @@ def load_subjects(session: Session, tenant: Tenant, body: CertificateIn) -> list
             queries.get_household(session, tenant, body.household_no)
         except NotFound as exc:
             raise NotFound("世帯", "household_no") from exc
-        if body.type is CertificateType.REMOVED_RECORD:
+        if body.type in REMOVED_TYPES:
             records = _removed_members(session, tenant, body.household_no)
         else:
             records = queries.household_members(session, tenant, body.household_no)
@@ -81,16 +99,22 @@ def check_subjects(body: CertificateIn, records: Sequence[PersonRecord]) -> list
 
     Checked only after the 支援措置, so that a blocked request never learns whether the person moved out.
     """
-    removed = body.type is CertificateType.REMOVED_RECORD
+    removed = body.type in REMOVED_TYPES
     for i, record in enumerate(records):
         if removed and record.status is ResidentStatus.RESIDENT:
             raise Conflict(
                 "not_removed",
-                "住民の方の除票の写しはありません。住民票の写しを請求してください。",
+                "住民の方の除票の写し・転出証明書はありません。住民票の写しを請求してください。",
                 f"atena_nos[{i}]",
             )
         if not removed and record.status is not ResidentStatus.RESIDENT:
             raise Conflict("not_a_resident", "除票の方は、除票の写しを請求してください。", f"atena_nos[{i}]")
+        if body.type is CertificateType.MOVE_OUT and record.removal_reason != certificates.DOMESTIC_MOVE_OUT:
+            raise Conflict(
+                "not_moved_out",
+                "転出証明書は、国内への転出の届出をした方にだけ発行できます。除票の写しを請求してください。",
+                f"atena_nos[{i}]",
+            )
     if body.style is CertificateStyle.INDIVIDUAL:
         return list(records)
     if len({r.household_no for r in records}) > 1:
@@ -227,6 +251,9 @@ def request_certificate(
     verdicts = [by_no[r.atena_no] for r in records]
     overridden = sorted({n for v in verdicts if v.outcome is rules.Outcome.OVERRIDE for n in v.measure_nos})
     items = certificates.chosen_items(body.items)
+    today = today_jst()
+    settings = settings_on(session, tenant, today)
+    fee = certificates.fee_per_copy(body.type, settings)
     issue = CertificateIssue(
         lg_code=tenant.lg_code,
         issue_no=next_numbers(session, tenant, "certificate_issue")[0],
@@ -244,6 +271,9 @@ def request_certificate(
         request_id=actor.request_id,
         override_reason=body.override.reason if overridden and body.override is not None else None,
         overridden_measures=overridden,
+        issued_on=today,
+        verify_code=new_verify_code(tenant),
+        fee_yen=None if fee is None else fee * body.copies,
     )
     session.add(issue)
     session.flush()
@@ -269,8 +299,6 @@ def request_certificate(
         ],
     )
     municipality = get_municipality(session, tenant.lg_code)
-    today = today_jst()
-    settings = settings_on(session, tenant, today)
     certifier = "　".join(str(settings[k]) for k in ("mayor_title", "mayor_name") if settings.get(k))
     content = certificates.certificate_out(
         issue,
@@ -281,7 +309,20 @@ def request_certificate(
         eras=load_eras(session),
         issued_on=today,
         reveal_my_number=reveal_my_number,
+        fee_per_copy=fee,
     )
+    issue.content = content.model_dump(mode="json")
+    missing, warnings = glyph_warnings(content)
+    issue.missing_glyphs = missing
+    if fee is None:
+        warnings.append(
+            CertificateWarning(
+                code="fee_not_set",
+                message=f"{content.type_label}の手数料が設定されていません "
+                f"(設定項目 {certificates.FEE_KEYS[body.type]})。",
+            )
+        )
+    content.warnings = warnings
     uow.commit()
     return content
 
