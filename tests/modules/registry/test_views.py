@@ -304,6 +304,11 @@ def test_certificate_issued_from_the_person_page(client: TestClient, counter: Te
     assert issued.status_code == 303, issued.text
     page = counter.get(issued.headers["location"])
     assert "住民票の写しを交付しました (発行番号 1)" in page.text
+    day = counter.get(f"{UI}/certificates/summary")
+    assert day.status_code == 200
+    assert "交付件数・手数料の日計" in day.text
+    assert "1件" in day.text
+    assert "1通" in day.text
     pdf = counter.get(f"{UI}/certificates/1/pdf")
     if not font_status().available:
         assert pdf.status_code == 503

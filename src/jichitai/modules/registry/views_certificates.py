@@ -7,6 +7,7 @@ a DV等支援措置 block included — reads exactly as the API's, next to the i
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -28,7 +29,7 @@ from jichitai.modules.registry.support_schemas import (
 )
 from jichitai.platform.calendar import load_eras
 from jichitai.platform.clock import today_jst
-from jichitai.platform.db import UnitOfWork
+from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.documents import font_status
 from jichitai.platform.errors import DomainError
 from jichitai.platform.tenancy import get_municipality, get_tenant
@@ -211,6 +212,20 @@ def issue(request: Request, lg_code: str, principal: Issuer, form: Form) -> Resp
 def _text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip()[:10] if isinstance(value, str) else ""
+
+
+@router.get("/certificates/summary")
+def summary(request: Request, lg_code: str, principal: Issuer, day: str = "") -> Response:
+    """The day's issuances and fees by certificate type (交付件数・手数料の日計), for closing the till."""
+    del principal  # the permission is the whole check; the summary names nobody
+    try:
+        on = dt.date.fromisoformat(day) if day else today_jst()
+    except ValueError:
+        on = today_jst()
+    with read_session(_engine(request)) as session:
+        tenant = get_tenant(session, lg_code)
+        totals = services.issuance_summary(session, tenant, on)
+    return render(request, "registry/certificate_summary.html", {"lg": lg_code, "summary": totals})
 
 
 @router.get("/certificates/{issue_no}")
