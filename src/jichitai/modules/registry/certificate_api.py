@@ -47,7 +47,8 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def _pdf(printed: PrintedCertificate, status: int, lg_code: str) -> Response:
+def pdf_response(printed: PrintedCertificate, lg_code: str, status: int = 200) -> Response:
+    """The printed certificate inline, with its 発行番号 (a 再交付 has a new one) in a header."""
     name = f"certificate-{lg_code}-{printed.issue_no}.pdf"
     return Response(
         printed.pdf,
@@ -59,6 +60,23 @@ def _pdf(printed: PrintedCertificate, status: int, lg_code: str) -> Response:
             "Location": f"/api/v1/municipalities/{lg_code}/certificates/{printed.issue_no}",
         },
     )
+
+
+def print_issue(
+    request: Request, lg_code: str, issue_no: int, principal: Principal, *, reissue: bool
+) -> PrintedCertificate:
+    """Print (or reprint as a 再交付) an issuance with the caller's rights; the QR points at this host."""
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        return services.print_certificate(
+            uow,
+            tenant,
+            issue_no,
+            actor=principal.as_actor(),
+            reveal_my_number=principal.may_see_my_number,
+            reissue=reissue,
+            base_url=str(request.base_url),
+        )
 
 
 @router.post(
@@ -130,17 +148,7 @@ def get_certificate_issue(
 )
 def get_certificate_pdf(lg_code: str, issue_no: IssueNo, request: Request, principal: Issuer) -> Response:
     """The first print of an issuance (audited); printing it again is a 再交付 (POST …/reissue)."""
-    with UnitOfWork(_engine(request)) as uow:
-        tenant = get_tenant(uow.session, lg_code)
-        printed = services.print_certificate(
-            uow,
-            tenant,
-            issue_no,
-            actor=principal.as_actor(),
-            reveal_my_number=principal.may_see_my_number,
-            base_url=str(request.base_url),
-        )
-    return _pdf(printed, 200, tenant.lg_code)
+    return pdf_response(print_issue(request, lg_code, issue_no, principal, reissue=False), lg_code)
 
 
 @router.post(
@@ -155,15 +163,5 @@ def post_certificate_reissue(
     lg_code: str, issue_no: IssueNo, request: Request, principal: Issuer
 ) -> Response:
     """Print the original content again under a new 発行番号, marked 再交付 (logged, audited, no fee)."""
-    with UnitOfWork(_engine(request)) as uow:
-        tenant = get_tenant(uow.session, lg_code)
-        printed = services.print_certificate(
-            uow,
-            tenant,
-            issue_no,
-            actor=principal.as_actor(),
-            reveal_my_number=principal.may_see_my_number,
-            reissue=True,
-            base_url=str(request.base_url),
-        )
-    return _pdf(printed, 201, tenant.lg_code)
+    printed = print_issue(request, lg_code, issue_no, principal, reissue=True)
+    return pdf_response(printed, lg_code, 201)

@@ -17,10 +17,10 @@ from sqlalchemy import Engine
 from starlette.datastructures import FormData
 
 from jichitai.modules.registry import certificates, queries, services, support_rules
+from jichitai.modules.registry.certificate_api import pdf_response, print_issue
 from jichitai.modules.registry.models import ResidentStatus
 from jichitai.modules.registry.responses import RecordOut, record_out
 from jichitai.modules.registry.services import reads
-from jichitai.modules.registry.services.certificate_documents import PrintedCertificate
 from jichitai.modules.registry.support_schemas import (
     CertificateIn,
     CertificateStyle,
@@ -253,40 +253,13 @@ def issued(
     )
 
 
-def _pdf(printed: PrintedCertificate, lg_code: str) -> Response:
-    name = f"certificate-{lg_code}-{printed.issue_no}.pdf"
-    disposition = {"Content-Disposition": f'inline; filename="{name}"'}
-    return Response(printed.pdf, media_type="application/pdf", headers=disposition)
-
-
 @router.get("/certificates/{issue_no}/pdf")
 def certificate_pdf(request: Request, lg_code: str, issue_no: IssueNo, principal: Issuer) -> Response:
     """The first print of an issuance, as a PDF (printed from the browser); later prints are 再交付."""
-    with UnitOfWork(_engine(request)) as uow:
-        tenant = get_tenant(uow.session, lg_code)
-        printed = services.print_certificate(
-            uow,
-            tenant,
-            issue_no,
-            actor=principal.as_actor(),
-            reveal_my_number=principal.may_see_my_number,
-            base_url=str(request.base_url),
-        )
-    return _pdf(printed, lg_code)
+    return pdf_response(print_issue(request, lg_code, issue_no, principal, reissue=False), lg_code)
 
 
 @router.post("/certificates/{issue_no}/reissue")
 def reissue(request: Request, lg_code: str, issue_no: IssueNo, principal: Issuer) -> Response:
     """Print the original content again under a new 発行番号, marked 再交付 (logged, audited, no fee)."""
-    with UnitOfWork(_engine(request)) as uow:
-        tenant = get_tenant(uow.session, lg_code)
-        printed = services.print_certificate(
-            uow,
-            tenant,
-            issue_no,
-            actor=principal.as_actor(),
-            reveal_my_number=principal.may_see_my_number,
-            reissue=True,
-            base_url=str(request.base_url),
-        )
-    return _pdf(printed, lg_code)
+    return pdf_response(print_issue(request, lg_code, issue_no, principal, reissue=True), lg_code)
