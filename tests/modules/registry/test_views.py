@@ -398,3 +398,15 @@ def test_a_birth_recorded_through_the_form_opens_the_child(client: TestClient, c
     page = counter.get(born.headers["location"])
     assert "出生を記録しました" in page.text
     assert "山田　次郎" in page.text
+
+
+def test_an_auditor_lands_on_a_home_page_that_says_where_the_work_is(
+    client: TestClient, engine: Engine
+) -> None:
+    make_staff(engine, TOWN_A, "ui-auditor", ["auditor"])
+    page = browser(client)
+    home = sign_in(page, "ui-auditor", purpose="audit")
+    assert home.status_code == 200
+    assert "住民記録の照会や異動の記録はできません" in home.text
+    assert 'name="kana"' not in home.text
+    assert page.get(f"{UI}/search", params={"kana": "ヤマダ"}).status_code == 403

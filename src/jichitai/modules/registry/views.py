@@ -38,6 +38,7 @@ add_templates("jichitai.modules.registry")
 router = APIRouter(prefix="/ui/{lg_code}", include_in_schema=False)
 
 Reader = Annotated[Principal, Depends(page_access("registry:resident:read"))]
+Signed = Annotated[Principal, Depends(page_access(None))]
 PER_PAGE = 20
 SearchText = Annotated[str, Query(max_length=100)]
 
@@ -62,14 +63,18 @@ def wareki(eras: tuple[Era, ...]) -> Callable[[dt.date | None], str]:
 def abilities(principal: Principal) -> dict[str, bool]:
     """Which actions the page may offer (the routes check again)."""
     return {
+        "can_read": principal.has("registry:resident:read"),
         "can_record": principal.has("registry:event:record"),
         "can_issue": principal.has("registry:certificate:issue"),
     }
 
 
 @router.get("/")
-def home(request: Request, lg_code: str, principal: Reader) -> Response:
-    """The town's home page: the search box first, then the forms that start from no person."""
+def home(request: Request, lg_code: str, principal: Signed) -> Response:
+    """The town's home page: the search box first, then the forms that start from no person.
+
+    Staff whose roles read no resident (管理者, 監査) get a page saying where their work is instead of a 403.
+    """
     return render(
         request,
         "registry/home.html",

@@ -254,9 +254,13 @@ def authorize(
     by_cookie: bool,
     purpose: str | None,
     csrf: str | None,
-    permission: str,
+    permission: str | None,
 ) -> Principal:
-    """Admit a signed-in caller to ``lg_code`` for ``permission``, or refuse (403/404), audited."""
+    """Admit a signed-in caller to ``lg_code`` for ``permission``, or refuse (403/404), audited.
+
+    ``permission=None`` admits any staff member of the town acting for a purpose their roles allow (pages
+    that only show what the caller may do, such as the screens' home page).
+    """
     if identity.kind == "operator":
         forbidden = Forbidden(
             "operator_not_allowed", "運用者アカウントでは市区町村の業務データを扱えません。"
@@ -286,7 +290,7 @@ def authorize(
             request, lg_code, csrf_error, actor=identity.actor, purpose=purpose, permission=permission
         )
         raise
-    if not access.allows(permission):
+    if permission is not None and not access.allows(permission):
         denied = Forbidden("forbidden", "この操作を行う権限がありません。")
         record_denial(
             request,
@@ -314,7 +318,7 @@ def identify_or_deny(
     lg_code: str,
     token: HTTPAuthorizationCredentials | None,
     cookie: str | None,
-    permission: str,
+    permission: str | None,
 ) -> tuple[Identity, bool]:
     """:func:`identify`, with a 401 audited in ``lg_code``'s chain."""
     try:

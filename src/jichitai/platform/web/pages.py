@@ -76,7 +76,9 @@ def header_of(request: Request, identity: Identity, purpose: str | None) -> Head
     )
 
 
-def admit(request: Request, lg_code: str, cookie: str | None, csrf: str | None, permission: str) -> Principal:
+def admit(
+    request: Request, lg_code: str, cookie: str | None, csrf: str | None, permission: str | None
+) -> Principal:
     """Admit the screen's session to ``lg_code`` for ``permission`` (refusals raise, audited)."""
     identity, by_cookie = identify_or_deny(request, lg_code, None, cookie, permission)
     request.state.header = header_of(request, identity, identity.credential.purpose)
@@ -86,7 +88,7 @@ def admit(request: Request, lg_code: str, cookie: str | None, csrf: str | None, 
     return principal
 
 
-def page_access(permission: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
+def page_access(permission: str | None) -> Callable[..., Coroutine[Any, Any, Principal]]:
     """A dependency admitting the signed-in staff of the path's town holding ``permission``.
 
     A form post must carry the session's CSRF token in its ``csrf_token`` field.
