@@ -176,7 +176,13 @@ def operator(engine: Engine) -> dict[str, str]:
 @pytest.fixture
 def app_settings(tmp_path: Path) -> Settings:
     """Settings of the app under test (files under the test's own directory)."""
-    return Settings(var_dir=tmp_path, log_format="text", log_level="WARNING", audit_sign_interval=0)
+    return Settings(
+        var_dir=tmp_path,
+        log_format="text",
+        log_level="WARNING",
+        audit_sign_interval=0,
+        offsite_ship_interval=0,
+    )
 
 
 @pytest.fixture

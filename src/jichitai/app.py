@@ -19,7 +19,10 @@ from jichitai.platform.db import make_engine
 from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
-from jichitai.platform.web import auth_api, health, municipalities, staff_api, views
+from jichitai.platform.offsite import capture
+from jichitai.platform.offsite.keys import KeyStore
+from jichitai.platform.offsite.shipper import Shipper
+from jichitai.platform.web import auth_api, health, municipalities, offsite_api, staff_api, views
 from jichitai.platform.web.auth import AddressLimiter
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
@@ -40,11 +43,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     key_dir = settings.resolved_key_dir()
     signer = HeadSigner(engine, key_dir, settings.audit_sign_interval, settings.audit_sign_every)
+    capture.install()  # every committed town change is journaled in its own transaction (DESIGN §5)
+    shipper = Shipper(
+        engine, KeyStore(key_dir), settings.offsite_ship_interval, settings.offsite_snapshot_every
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         signer.start()  # signs due audit-chain heads in the background; a no-op when the interval is 0
+        shipper.start()  # ships the off-site journal to the custodians; a no-op when the interval is 0
         yield
+        shipper.stop()
         signer.stop()
         if own_engine:
             engine.dispose()
@@ -75,6 +84,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         "認証されていない要求が多すぎます。しばらく待ってから再試行してください。",
     )
     app.state.secure_cookies = settings.secure_cookies
+    app.state.offsite_alert_after = settings.offsite_alert_after
     app.state.schema_head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -84,6 +94,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(municipalities.router)
     app.include_router(auth_api.router)
     app.include_router(staff_api.router)
+    app.include_router(offsite_api.router)
     app.include_router(views.router)
     app.mount("/static", StaticFiles(packages=[("jichitai.platform.web", "static")]), name="static")
     for router in ROUTERS:

@@ -17,6 +17,8 @@ from jichitai.modules.registry import views as registry_views
 from jichitai.platform import audit, audit_heads, audit_queries, calendar, tenancy
 from jichitai.platform.auth import models as auth_models
 from jichitai.platform.db import Base
+from jichitai.platform.offsite import journal as offsite_journal
+from jichitai.platform.offsite import shipper as offsite_shipper
 from jichitai.platform.web import audit_api
 
 ROUTERS = (
@@ -29,7 +31,17 @@ ROUTERS = (
 )
 
 
-TABLE_MODULES = (audit, audit_heads, audit_queries, auth_models, calendar, tenancy, registry_models)
+TABLE_MODULES = (
+    audit,
+    audit_heads,
+    audit_queries,
+    auth_models,
+    calendar,
+    tenancy,
+    offsite_journal,
+    offsite_shipper,
+    registry_models,
+)
 """Modules whose import registers tables on :data:`Base.metadata`."""
 
 

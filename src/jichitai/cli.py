@@ -1,5 +1,5 @@
 """Command line: ``jichitai serve | db upgrade | municipality add | staff add | operator add | demo |
-generate | audit``."""
+generate | audit | offsite``."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from jichitai.cli_offsite import offsite_app
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.errors import DomainError
 from jichitai.platform.migrate import upgrade
+from jichitai.platform.offsite import capture
 from jichitai.platform.tenancy import (
     Municipality,
     Tenant,
@@ -38,6 +40,7 @@ staff_app = typer.Typer(help="職員アカウントの管理", no_args_is_help=T
 app.add_typer(staff_app, name="staff")
 operator_app = typer.Typer(help="運用者アカウントの管理", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")
+app.add_typer(offsite_app, name="offsite")
 console = Console()
 
 ACTOR = "cli"
@@ -52,6 +55,7 @@ def _url() -> str:
 @contextmanager
 def _engine() -> Iterator[Engine]:
     """The command's engine: a refusal becomes its Japanese message and exit status 2; always disposed."""
+    capture.install()  # commands that write journal what they change, like the server
     engine = make_engine(_url())
     try:
         yield engine

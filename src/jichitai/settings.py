@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     audit_sign_every: int = Field(default=1000, ge=1)
     """A town's chain head is signed once this many entries were written since its last signed head."""
 
+    offsite_ship_interval: int = Field(default=60, ge=0)
+    """Seconds between the server's passes that ship each town's journal to its custodians; 0 turns the
+    shipper off (``jichitai offsite ship`` still works)."""
+    offsite_snapshot_every: int = Field(default=10_000, ge=1)
+    """A full snapshot is shipped once this many journal entries were written since the custodian's last."""
+    offsite_alert_after: int = Field(default=900, ge=1)
+    """Seconds a custodian may go without taking the entries it lacks before the alert is raised."""
+
     def resolved_key_dir(self) -> Path:
         """The signing-key directory, defaulting to ``<var_dir>/keys``."""
         return self.key_dir or self.var_dir / "keys"

@@ -66,6 +66,8 @@ def refused_only_with_audit(engine: Engine, before: dict[str, int], denials: int
     after = counts(engine)
     assert after.pop("audit_entry") == before.pop("audit_entry") + denials
     after.pop("tenant_sequence"), before.pop("tenant_sequence")  # the audit counter row
+    # Each audited denial commits its audit entry, which the off-site journal records (ADR 0010).
+    assert after.pop("offsite_journal") - before.pop("offsite_journal") <= denials
     assert after == before
 
 

@@ -23,6 +23,7 @@ from jichitai.modules.registry.models import Event, EventPerson, Household, Pers
 from jichitai.modules.registry.synthetic import Batch, capacity, generate
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork
+from jichitai.platform.offsite.journal import require_snapshot
 from jichitai.platform.tenancy import Tenant, get_municipality, next_numbers
 
 __all__ = ["load_population", "write_batch"]
@@ -160,6 +161,9 @@ def load_population(
                 stats[key] += len(rows)
             stats["residents"] += batch.residents
             advance(batch.residents)
+    with UnitOfWork(engine) as uow:  # COPY bypassed the off-site journal: have a snapshot shipped next
+        require_snapshot(uow.session, tenant, f"bulk load of {stats['residents']} residents")
+        uow.commit()
     _analyze(engine)
     seconds = time.perf_counter() - started
     stats["seconds"] = round(seconds, 3)

@@ -1,0 +1,144 @@
+"""Capture: append one journal entry per touched town to every committing transaction.
+
+Session events collect the primary keys of the municipal rows (tables with an ``lg_code`` column) that a
+transaction inserts, updates or deletes — flushed ORM objects and ORM bulk ``UPDATE``/``DELETE`` statements
+alike. Just before the commit the rows are read back as they now stand and written, with the town's
+counters, as one :class:`~.journal.JournalEntry` per town in the same transaction: the journal commits or
+rolls back with the work it records. Writes that bypass the ORM session (the bulk loader's COPY) are not
+seen; the shipper's full snapshot covers them (docs/adr/0010-offsite-journal.md).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Table, event, inspect, select, tuple_
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
+
+from jichitai.platform.offsite import journal
+from jichitai.platform.tenancy import Tenant, TenantSequence
+
+KEY = "offsite_touched"
+EXCLUDED = frozenset({"offsite_journal", "offsite_custodian", "tenant_sequence"})
+"""Tables with ``lg_code`` that are not journaled as rows (the journal itself, shipping state, counters)."""
+
+Touched = dict[str, dict[Table, set[tuple[Any, ...]]]]
+_installed = False
+
+
+def is_municipal(table: Table) -> bool:
+    """True for tables holding one town's rows (an ``lg_code`` column in the primary key)."""
+    return table.name not in EXCLUDED and "lg_code" in table.primary_key.columns
+
+
+def install() -> None:
+    """Register the capture on every ORM session of the process (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "do_orm_execute", _before_bulk)
+    event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "after_transaction_end", _transaction_end)
+    _installed = True
+
+
+def _touched(session: Session) -> Touched:
+    touched: Touched = session.info.setdefault(KEY, defaultdict(lambda: defaultdict(set)))
+    return touched
+
+
+def _clear(session: Session) -> None:
+    session.info.pop(KEY, None)
+
+
+def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    # Only the outermost transaction ends the capture: a rolled-back savepoint keeps what the rest did
+    # (its own rows are then simply found missing and journaled as absent).
+    if transaction.parent is None:
+        _clear(session)
+
+
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    for obj in [*session.new, *session.dirty, *session.deleted]:
+        state = inspect(obj)
+        table = state.mapper.local_table
+        if not isinstance(table, Table) or not is_municipal(table):
+            continue
+        key = state.identity or tuple(state.mapper.primary_key_from_instance(obj))
+        pk = dict(zip((c.name for c in state.mapper.primary_key), key, strict=True))
+        ordered = tuple(pk[c.name] for c in table.primary_key.columns)
+        _touched(session)[str(pk["lg_code"])][table].add(ordered)
+
+
+def _before_bulk(state: ORMExecuteState) -> None:
+    """Note the keys an ORM bulk UPDATE/DELETE is about to touch (same WHERE clause, read first)."""
+    if not (state.is_update or state.is_delete) or state.bind_mapper is None:
+        return
+    table = state.bind_mapper.local_table
+    if not isinstance(table, Table) or not is_municipal(table):
+        return
+    where = getattr(state.statement, "whereclause", None)
+    query = select(*table.primary_key.columns)
+    if where is not None:
+        query = query.where(where)
+    names = [c.name for c in table.primary_key.columns]
+    for row in state.session.execute(query):
+        _touched(state.session)[str(row[names.index("lg_code")])][table].add(tuple(row))
+
+
+def _before_commit(session: Session) -> None:
+    session.flush()
+    touched: Touched | None = session.info.pop(KEY, None)
+    if not touched:
+        return
+    for lg_code in sorted(touched):
+        write_entry(session, Tenant(lg_code), touched[lg_code])
+    session.flush()
+    _clear(session)
+
+
+def row_images(session: Session, table: Table, keys: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The current rows of ``table`` with these primary keys, JSON-safe."""
+    columns = list(table.primary_key.columns)
+    images: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 500):
+        batch = keys[start : start + 500]
+        rows = session.execute(select(table).where(tuple_(*columns).in_(batch))).mappings()
+        images.extend({name: journal.to_json(value) for name, value in row.items()} for row in rows)
+    return images
+
+
+def counters(session: Session, tenant: Tenant) -> dict[str, int]:
+    """Every per-town counter's last value (written by Core upserts, so read rather than captured)."""
+    rows = session.execute(
+        select(TenantSequence.name, TenantSequence.last_value).where(TenantSequence.lg_code == tenant.lg_code)
+    )
+    return {str(row[0]): int(row[1]) for row in rows.all()}
+
+
+def write_entry(
+    session: Session, tenant: Tenant, tables: dict[Table, set[tuple[Any, ...]]]
+) -> journal.JournalEntry:
+    """One journal entry with the current images of the touched rows; vanished rows become deletions."""
+    upserts: dict[str, list[dict[str, Any]]] = {}
+    deletes: dict[str, list[list[Any]]] = {}
+    for table, keys in sorted(tables.items(), key=lambda item: item[0].name):
+        ordered = sorted(keys, key=repr)
+        images = row_images(session, table, ordered)
+        if images:
+            upserts[table.name] = images
+        pk_names = [c.name for c in table.primary_key.columns]
+        found = {tuple(image[n] for n in pk_names) for image in images}
+        gone = [[journal.to_json(v) for v in key] for key in ordered]
+        gone = [key for key in gone if tuple(key) not in found]
+        if gone:
+            deletes[table.name] = gone
+    # The counter row of the journal itself moves in append(); read the counters after it.
+    entry = journal.append(session, tenant, "changes", {})
+    entry.payload = {"upsert": upserts, "delete": deletes, "counters": counters(session, tenant)}
+    entry.entry_hash = journal.entry_digest(
+        entry.lg_code, entry.seq, entry.recorded_at, entry.kind, entry.payload, entry.prev_hash
+    )
+    return entry

@@ -1,0 +1,381 @@
+"""Shipping a town's journal and snapshots to its custodians, resumable without gaps or duplicates.
+
+The custodian is the record of what it holds: each pass lists its chunk ids (which carry the sequence
+ranges) and ships the journal entries after the highest one, so a pass that died after storing a chunk
+but before noting it here neither repeats nor skips anything. The table ``offsite_custodian`` names each
+town's custodians and keeps the last outcome for ``jichitai offsite status`` and the alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ForeignKeyConstraint, Integer, String, Table, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from jichitai.platform.db import LG_CODE, Base, UnitOfWork, read_session, utcnow
+from jichitai.platform.offsite import journal
+from jichitai.platform.offsite.capture import counters, is_municipal
+from jichitai.platform.offsite.custodian import Custodian, DirectoryCustodian, chunk_id, parse_chunk_id
+from jichitai.platform.offsite.envelope import seal
+from jichitai.platform.offsite.keys import KeyStore
+from jichitai.platform.tenancy import Tenant, get_municipality
+
+log = logging.getLogger(__name__)
+
+
+class OffsiteCustodian(Base):
+    """A custodian of one town's off-site copy and how shipping to it last went."""
+
+    __tablename__ = "offsite_custodian"
+
+    lg_code: Mapped[str] = mapped_column(LG_CODE, primary_key=True)
+    location: Mapped[str] = mapped_column(String(500), primary_key=True)
+    shipped_seq: Mapped[int] = mapped_column(Integer, default=0)
+    shipped_at: Mapped[dt.datetime | None] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (ForeignKeyConstraint(["lg_code"], ["municipality.lg_code"]),)
+
+
+def add_custodian(uow: UnitOfWork, lg_code: str, location: str) -> OffsiteCustodian:
+    """Register a directory custodian for a town (idempotent)."""
+    get_municipality(uow.session, lg_code)
+    row = uow.session.get(OffsiteCustodian, (lg_code, location))
+    if row is None:
+        row = OffsiteCustodian(lg_code=lg_code, location=location, shipped_seq=0)
+        uow.session.add(row)
+    uow.commit()
+    return row
+
+
+def municipal_tables() -> list[Table]:
+    """Every town table in foreign-key order."""
+    return [t for t in Base.metadata.sorted_tables if is_municipal(t)]
+
+
+def _dump(value: dict[str, Any]) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def take_snapshot(session: Session, lg_code: str) -> dict[str, Any]:
+    """Every row of the town plus its counters and journal head, read in one transaction."""
+    tables = {}
+    for table in municipal_tables():
+        rows = session.execute(select(table).where(table.c.lg_code == lg_code)).mappings()
+        tables[table.name] = [{k: journal.to_json(v) for k, v in row.items()} for row in rows]
+    seq, entry_hash = journal.head(session, lg_code)
+    return {
+        "tables": tables,
+        "counters": counters(session, Tenant(lg_code)),
+        "head": {"seq": seq, "hash": entry_hash},
+    }
+
+
+def _audit_head(images: dict[str, list[dict[str, Any]]], previous: Any) -> Any:
+    audit = images.get("audit_entry") or []
+    if not audit:
+        return previous
+    last = max(audit, key=lambda row: int(row["seq"]))
+    return {"seq": last["seq"], "hash": last["entry_hash"]}
+
+
+def _bulk_load_after(session: Session, lg_code: str, seq: int) -> bool:
+    """True when a bulk load (a ``snapshot_required`` entry) happened after journal entry ``seq``."""
+    found = session.scalar(
+        select(journal.JournalEntry.seq)
+        .where(
+            journal.JournalEntry.lg_code == lg_code,
+            journal.JournalEntry.seq > seq,
+            journal.JournalEntry.kind == journal.SNAPSHOT_REQUIRED,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+@dataclass
+class ShipResult:
+    """What one pass shipped to one custodian."""
+
+    lg_code: str
+    custodian: str
+    chunks: int = 0
+    entries: int = 0
+    snapshot: bool = False
+    shipped_seq: int = 0
+
+
+@contextmanager
+def _snapshot_session(engine: Engine) -> Iterator[Session]:
+    """A read transaction that sees one consistent state (SQLite's read transactions already do)."""
+    bind = (
+        engine.execution_options(isolation_level="REPEATABLE READ")
+        if engine.dialect.name == "postgresql"
+        else engine
+    )
+    with Session(bind) as session:
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+def _put(
+    custodian: Custodian,
+    lg_code: str,
+    header: dict[str, Any],
+    body: dict[str, Any],
+    wrapping: dict[str, bytes],
+) -> None:
+    sealed = seal(header, _dump(body), wrapping)
+    custodian.put(lg_code, sealed.chunk_id, sealed.blob, sealed.wraps)
+    custodian.put_heads(lg_code, header["heads"])
+
+
+def _header(lg_code: str, kind: str, first: int, last: int, heads: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "chunk_id": chunk_id(kind, first, last),
+        "lg_code": lg_code,
+        "kind": kind,
+        "seq_from": first,
+        "seq_to": last,
+        "heads": heads,
+        "created_at": utcnow().isoformat(),
+    }
+
+
+def _ship_snapshot(
+    engine: Engine, custodian: Custodian, lg_code: str, wrapping: dict[str, bytes], heads: dict[str, Any]
+) -> dict[str, Any]:
+    with _snapshot_session(engine) as session:
+        snap = take_snapshot(session, lg_code)
+    at = snap["head"]["seq"]
+    heads = {"journal": snap["head"], "audit": _audit_head(snap["tables"], heads.get("audit"))}
+    _put(custodian, lg_code, _header(lg_code, "snapshot", at, at, heads), snap, wrapping)
+    return heads
+
+
+def _unshipped(engine: Engine, lg_code: str, after: int, batch: int) -> list[dict[str, Any]]:
+    with read_session(engine) as session:
+        entries = session.scalars(
+            select(journal.JournalEntry)
+            .where(journal.JournalEntry.lg_code == lg_code, journal.JournalEntry.seq > after)
+            .order_by(journal.JournalEntry.seq)
+            .limit(batch)
+        )
+        return [journal.entry_to_dict(e) for e in entries]
+
+
+def ship_town(
+    engine: Engine,
+    keys: KeyStore,
+    lg_code: str,
+    custodian: Custodian,
+    *,
+    batch: int = 500,
+    snapshot_every: int = 10_000,
+    force_snapshot: bool = False,
+) -> ShipResult:
+    """Ship what the custodian lacks: a snapshot when due, then journal chunks of up to ``batch`` entries."""
+    result = ShipResult(lg_code, custodian.name)
+    wrapping = keys.wrapping_keys(lg_code)
+    held = [parse_chunk_id(c) for c in custodian.list(lg_code)]
+    # Journal chunks continue from the custodian's last journal entry even across snapshots, so that the
+    # custodian can replay to any point after its oldest snapshot (``--until``).
+    shipped = max((to for kind, _, to in held if kind == "journal"), default=0)
+    snapshot_at = max((to for kind, _, to in held if kind == "snapshot"), default=None)
+    heads = custodian.heads(lg_code) or {}
+    with read_session(engine) as session:
+        head_seq, _ = journal.head(session, lg_code)
+        marked = snapshot_at is not None and _bulk_load_after(session, lg_code, snapshot_at)
+    if force_snapshot or marked or snapshot_at is None or head_seq - snapshot_at >= snapshot_every:
+        heads = _ship_snapshot(engine, custodian, lg_code, wrapping, heads)
+        result.chunks += 1
+        result.snapshot = True
+    while items := _unshipped(engine, lg_code, shipped, batch):
+        first, last = items[0]["seq"], items[-1]["seq"]
+        audit = [row for item in items for row in item["payload"].get("upsert", {}).get("audit_entry", [])]
+        heads = {
+            "journal": {"seq": last, "hash": items[-1]["entry_hash"]},
+            "audit": _audit_head({"audit_entry": audit}, heads.get("audit")),
+        }
+        _put(
+            custodian, lg_code, _header(lg_code, "journal", first, last, heads), {"entries": items}, wrapping
+        )
+        result.chunks += 1
+        result.entries += len(items)
+        shipped = last
+    result.shipped_seq = shipped
+    return result
+
+
+def _record(engine: Engine, lg_code: str, location: str, *, shipped: int | None, error: str | None) -> None:
+    with UnitOfWork(engine) as uow:
+        row = uow.session.get(OffsiteCustodian, (lg_code, location))
+        if row is None:
+            return
+        now = utcnow()
+        row.last_attempt_at = now
+        row.last_error = error[:500] if error else None
+        if shipped is not None:
+            row.shipped_seq = shipped
+            row.shipped_at = now
+        uow.commit()
+
+
+def ship_all(
+    engine: Engine,
+    keys: KeyStore,
+    *,
+    lg_code: str | None = None,
+    snapshot_every: int = 10_000,
+    force_snapshot: bool = False,
+) -> list[ShipResult | str]:
+    """One pass over every registered custodian (of one town or all); a failure is recorded, not raised."""
+    with read_session(engine) as session:
+        query = select(OffsiteCustodian.lg_code, OffsiteCustodian.location)
+        if lg_code is not None:
+            query = query.where(OffsiteCustodian.lg_code == lg_code)
+        targets = list(session.execute(query.order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location)))
+    results: list[ShipResult | str] = []
+    for code, location in targets:
+        try:
+            result = ship_town(
+                engine,
+                keys,
+                code,
+                DirectoryCustodian(location),
+                snapshot_every=snapshot_every,
+                force_snapshot=force_snapshot,
+            )
+        except Exception as exc:  # an unreachable custodian must not stop the others
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("offsite shipping to a custodian failed", extra={"lg_code": code, "error": message})
+            _record(engine, code, location, shipped=None, error=message)
+            results.append(f"{code} {location}: {message}")
+            continue
+        _record(engine, code, location, shipped=result.shipped_seq, error=None)
+        results.append(result)
+    return results
+
+
+@dataclass(frozen=True)
+class CustodianStatus:
+    """How far one custodian is behind and whether that warrants an alert."""
+
+    lg_code: str
+    location: str
+    journal_seq: int
+    shipped_seq: int
+    shipped_at: dt.datetime | None
+    last_error: str | None
+    alert: bool
+
+    @property
+    def unshipped(self) -> int:
+        """Journal entries not yet at the custodian (the RPO in entries)."""
+        return self.journal_seq - self.shipped_seq
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def status(engine: Engine, *, alert_after: dt.timedelta, lg_code: str | None = None) -> list[CustodianStatus]:
+    """Each custodian's lag; ``alert`` when it has not taken a chunk for longer than ``alert_after``
+    while the journal has entries it lacks."""
+    now = utcnow()
+    out = []
+    with read_session(engine) as session:
+        query = select(OffsiteCustodian).order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location)
+        if lg_code is not None:
+            query = query.where(OffsiteCustodian.lg_code == lg_code)
+        for row in session.scalars(query):
+            seq, _ = journal.head(session, row.lg_code)
+            since = _aware(row.shipped_at) or _aware(row.created_at) or now
+            behind = seq > row.shipped_seq
+            out.append(
+                CustodianStatus(
+                    row.lg_code,
+                    row.location,
+                    seq,
+                    row.shipped_seq,
+                    _aware(row.shipped_at),
+                    row.last_error,
+                    behind and now - since > alert_after,
+                )
+            )
+    return out
+
+
+def rotate_town_key(keys: KeyStore, lg_code: str, custodians: list[Custodian]) -> tuple[str, int]:
+    """Give the town a new key and re-wrap every stored chunk's data key for it (ciphertext untouched).
+
+    The old key is kept as ``*.retired`` so that a rotation interrupted half-way can be run again.
+    """
+    from jichitai.platform.offsite.envelope import rewrap
+
+    escrow_id, escrow = keys.escrow()
+    old_id, old = keys.town(lg_code)
+    new_id, new, _ = keys.replace_town(lg_code)
+    count = 0
+    for custodian in custodians:
+        for cid in custodian.list(lg_code):
+            wraps = custodian.get_wraps(lg_code, cid)
+            if new_id in wraps and old_id not in wraps:
+                continue
+            fresh = rewrap(cid, wraps, {old_id: old, escrow_id: escrow}, {new_id: new, escrow_id: escrow})
+            custodian.put_wraps(lg_code, cid, fresh)
+            count += 1
+    return new_id, count
+
+
+class Shipper:
+    """A daemon thread running :func:`ship_all` every ``interval_seconds`` (0 disables it)."""
+
+    def __init__(self, engine: Engine, keys: KeyStore, interval_seconds: float, snapshot_every: int) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.interval_seconds = interval_seconds
+        self.snapshot_every = snapshot_every
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the thread (a no-op when disabled or running)."""
+        if self.interval_seconds <= 0 or (self._thread is not None and self._thread.is_alive()):
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="offsite-shipper", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Ask the thread to end and wait for it."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def run_once(self) -> None:
+        """One pass; errors are logged, never raised."""
+        try:
+            ship_all(self.engine, self.keys, snapshot_every=self.snapshot_every)
+        except Exception:
+            log.exception("offsite shipping pass failed")
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval_seconds):
+            self.run_once()
