@@ -20,6 +20,7 @@ from jichitai.platform.offsite import journal
 from jichitai.platform.tenancy import Tenant, TenantSequence
 
 KEY = "offsite_touched"
+OBJECTS = "offsite_objects"
 EXCLUDED = frozenset({"offsite_journal", "offsite_custodian", "tenant_sequence"})
 """Tables with ``lg_code`` that are not journaled as rows (the journal itself, shipping state, counters)."""
 
@@ -49,8 +50,14 @@ def _touched(session: Session) -> Touched:
     return touched
 
 
+def _objects(session: Session) -> dict[tuple[str, tuple[Any, ...]], Any]:
+    objects: dict[tuple[str, tuple[Any, ...]], Any] = session.info.setdefault(OBJECTS, {})
+    return objects
+
+
 def _clear(session: Session) -> None:
     session.info.pop(KEY, None)
+    session.info.pop(OBJECTS, None)
 
 
 def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
@@ -61,6 +68,7 @@ def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
 
 
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    deleted = set(map(id, session.deleted))
     for obj in [*session.new, *session.dirty, *session.deleted]:
         state = inspect(obj)
         table = state.mapper.local_table
@@ -70,6 +78,12 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
         pk = dict(zip((c.name for c in state.mapper.primary_key), key, strict=True))
         ordered = tuple(pk[c.name] for c in table.primary_key.columns)
         _touched(session)[str(pk["lg_code"])][table].add(ordered)
+        # Remember the object: its image at commit comes from memory, not from a read-back.
+        objects = _objects(session)
+        if id(obj) in deleted:
+            objects.pop((table.name, ordered), None)
+        else:
+            objects[table.name, ordered] = obj
 
 
 def _before_bulk(state: ORMExecuteState) -> None:
@@ -84,19 +98,43 @@ def _before_bulk(state: ORMExecuteState) -> None:
     if where is not None:
         query = query.where(where)
     names = [c.name for c in table.primary_key.columns]
+    objects = _objects(state.session)
     for row in state.session.execute(query):
         _touched(state.session)[str(row[names.index("lg_code")])][table].add(tuple(row))
+        objects.pop((table.name, tuple(row)), None)  # the statement bypasses the object: read it back
 
 
 def _before_commit(session: Session) -> None:
     session.flush()
     touched: Touched | None = session.info.pop(KEY, None)
+    objects = session.info.pop(OBJECTS, {})
     if not touched:
         return
     for lg_code in sorted(touched):
-        write_entry(session, Tenant(lg_code), touched[lg_code])
+        write_entry(session, Tenant(lg_code), touched[lg_code], objects)
     session.flush()
     _clear(session)
+
+
+def _image_in_memory(obj: Any, table: Table) -> dict[str, Any] | None:
+    """The row as the flushed object holds it, or None when some column is not loaded (then read it back).
+
+    An object changed only by an ORM bulk UPDATE is stale in memory; those keys are never remembered as
+    objects after the bulk statement (``_before_bulk`` forgets them), so they are read back.
+    """
+    state = inspect(obj)
+    if state.deleted or state.detached or state.expired_attributes:
+        return None
+    values = state.dict
+    image: dict[str, Any] = {}
+    for prop in state.mapper.column_attrs:
+        column = prop.columns[0]
+        if column.table is not table:
+            return None
+        if prop.key not in values:
+            return None
+        image[column.name] = journal.to_json(values[prop.key])
+    return image
 
 
 def row_images(session: Session, table: Table, keys: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
@@ -119,14 +157,37 @@ def counters(session: Session, tenant: Tenant) -> dict[str, int]:
 
 
 def write_entry(
-    session: Session, tenant: Tenant, tables: dict[Table, set[tuple[Any, ...]]]
+    session: Session,
+    tenant: Tenant,
+    tables: dict[Table, set[tuple[Any, ...]]],
+    objects: dict[tuple[str, tuple[Any, ...]], Any] | None = None,
 ) -> journal.JournalEntry:
-    """One journal entry with the current images of the touched rows; vanished rows become deletions."""
+    """One journal entry with the current images of the touched rows; vanished rows become deletions.
+
+    Rows whose flushed objects are still in the session are imaged from memory; the rest (bulk-updated or
+    unloaded rows) are read back, in primary-key order either way.
+    """
     upserts: dict[str, list[dict[str, Any]]] = {}
     deletes: dict[str, list[list[Any]]] = {}
+    known = objects or {}
     for table, keys in sorted(tables.items(), key=lambda item: item[0].name):
         ordered = sorted(keys, key=repr)
-        images = row_images(session, table, ordered)
+        in_memory: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for key in ordered:
+            obj = known.get((table.name, key))
+            image = _image_in_memory(obj, table) if obj is not None else None
+            if image is not None:
+                in_memory[key] = image
+        read = row_images(session, table, [k for k in ordered if k not in in_memory])
+        by_key = {tuple(image[c.name] for c in table.primary_key.columns): image for image in read}
+        images = []
+        for key in ordered:
+            if key in in_memory:
+                images.append(in_memory[key])
+            else:
+                json_key = tuple(journal.to_json(v) for v in key)
+                if json_key in by_key:
+                    images.append(by_key[json_key])
         if images:
             upserts[table.name] = images
         pk_names = [c.name for c in table.primary_key.columns]
