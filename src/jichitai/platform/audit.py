@@ -21,13 +21,16 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKeyConstraint, Index, Integer, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from jichitai.platform.db import LG_CODE, Base, utcnow
+from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
 from jichitai.platform.tenancy import Tenant, TenantSequence, next_numbers
 
 GENESIS = "0" * 64
 """The previous-hash of the first entry of every chain."""
 
 SEQUENCE = "audit"
+
+LOG_READ = "audit:log:read"
+"""The action of an auditor reading the log (itself an access to personal data)."""
 
 
 class AuditEntry(Base):
@@ -156,6 +159,12 @@ def append_entries(session: Session, tenant: Tenant, entries: Sequence[Entry]) -
     session.add_all(rows)
     session.flush()
     return rows
+
+
+def record_log_read(uow: UnitOfWork, tenant: Tenant, actor: Actor, details: dict[str, Any]) -> None:
+    """An auditor read the log: reading who read whom is itself an access, appended and committed."""
+    append_entries(uow.session, tenant, [actor.entry(LOG_READ, details=details)])
+    uow.commit()
 
 
 def append_entry(session: Session, tenant: Tenant, **fields: Any) -> AuditEntry:

@@ -528,6 +528,27 @@ def create_operator(uow: UnitOfWork, login_name: str, display_name: str, passwor
     return account
 
 
+def touch_credential(uow: UnitOfWork, secret_hash_value: str, now: dt.datetime) -> None:
+    """Note that a credential was used (what the idle timeout of sessions counts from)."""
+    row = uow.session.get(Credential, secret_hash_value)
+    if row is not None:
+        row.last_used_at = now
+        uow.commit()
+
+
+def record_refusal(uow: UnitOfWork, lg_code: str, who: Actor, details: dict[str, object]) -> None:
+    """Append the ``auth:denied`` entry of a refused request to the town's chain (nothing if no such town).
+
+    The only write a refused request makes (DESIGN §3.3): committed on its own, before the refusal answers.
+    """
+    try:
+        tenant = get_tenant(uow.session, lg_code)
+    except NotFound:
+        return
+    append_entries(uow.session, tenant, [who.entry("auth:denied", outcome="denied", details=dict(details))])
+    uow.commit()
+
+
 def find_credential(session: Session, secret: str) -> Credential | None:
     """The live credential for a presented secret, or None (unknown, revoked or expired)."""
     credential = session.get(Credential, secret_hash(secret))

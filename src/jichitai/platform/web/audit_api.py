@@ -16,10 +16,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from jichitai.platform.audit import AuditEntry, Entry, append_entries, verify_chain
+from jichitai.platform.audit import AuditEntry, record_log_read, verify_chain
 from jichitai.platform.audit_heads import load_key, verify_heads
 from jichitai.platform.audit_queries import (
-    ACCESS_ACTION,
     NIGHT_END,
     NIGHT_START,
     AuditFilter,
@@ -136,10 +135,7 @@ def _entry_out(entry: AuditEntry) -> AuditEntryOut:
 
 def _record_access(uow: UnitOfWork, tenant: Tenant, principal: Principal, details: dict[str, Any]) -> None:
     """Append the auditor's own access to the chain and commit it with the read."""
-    append_entries(
-        uow.session, tenant, [Entry(**principal.audit_fields(), action=ACCESS_ACTION, details=details)]
-    )
-    uow.commit()
+    record_log_read(uow, tenant, principal.as_actor(), details)
 
 
 @router.get("/entries", response_model=AuditEntryListOut, summary="監査ログの検索")

@@ -24,13 +24,13 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine
 
-from jichitai.platform.audit import Actor, Entry, append_entries
+from jichitai.platform.audit import Actor
 from jichitai.platform.auth import services
 from jichitai.platform.auth.models import Credential, OperatorAccount, StaffUser
 from jichitai.platform.auth.permissions import Access, AccessRefused, RoleDefinition, resolve_access
 from jichitai.platform.db import UnitOfWork, read_session, utcnow
 from jichitai.platform.errors import DomainError, Forbidden, NotFound, TooManyRequests, Unauthenticated
-from jichitai.platform.tenancy import Tenant, get_tenant
+from jichitai.platform.tenancy import Tenant
 
 PURPOSE_HEADER = "X-Jichitai-Purpose"
 CSRF_HEADER = "X-CSRF-Token"
@@ -188,10 +188,7 @@ def identify(
         session.expunge(credential)  # keep its loaded state past the read session's rollback
     if now - last_used > TOUCH_EVERY:
         with UnitOfWork(engine) as uow:
-            row = uow.session.get(Credential, credential.secret_hash)
-            if row is not None:
-                row.last_used_at = now
-                uow.commit()
+            services.touch_credential(uow, credential.secret_hash, now)
     return identity, by_cookie
 
 
@@ -217,34 +214,12 @@ def record_denial(
     permission: str | None = None,
 ) -> None:
     """Append the ``auth:denied`` entry of a refused request to ``lg_code``'s chain, if that town exists."""
+    details: dict[str, Any] = {"code": error.code, "method": request.method, "path": request.url.path}
+    if permission:
+        details["permission"] = permission
+    who = Actor(actor, role=role, purpose=purpose, request_id=_request_id(request))
     with UnitOfWork(_engine(request)) as uow:
-        try:
-            tenant = get_tenant(uow.session, lg_code)
-        except NotFound:
-            return
-        details: dict[str, Any] = {
-            "code": error.code,
-            "method": request.method,
-            "path": request.url.path,
-        }
-        if permission:
-            details["permission"] = permission
-        append_entries(
-            uow.session,
-            tenant,
-            [
-                Entry(
-                    actor=actor,
-                    role=role,
-                    purpose=purpose,
-                    request_id=_request_id(request),
-                    action="auth:denied",
-                    outcome="denied",
-                    details=details,
-                )
-            ],
-        )
-        uow.commit()
+        services.record_refusal(uow, lg_code, who, details)
 
 
 def authorize(
