@@ -14,14 +14,16 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, func, select
 
+from jichitai.bootstrap import metadata
 from jichitai.modules.registry.bulk import load_population
 from jichitai.modules.registry.models import Event, Person
 from jichitai.platform.audit import AuditEntry
 from jichitai.platform.db import make_engine
 from jichitai.platform.errors import Conflict
+from jichitai.platform.offsite import capture
 from jichitai.platform.offsite.custodian import DirectoryCustodian
 from jichitai.platform.offsite.envelope import ChunkCorrupt
-from jichitai.platform.offsite.journal import GENESIS, JournalEntry, dict_digest, entry_to_dict
+from jichitai.platform.offsite.journal import GENESIS, JournalEntry, dict_digest, entry_to_dict, to_json
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.restore import RestoreRefused, restore
 from jichitai.platform.offsite.shipper import ship_town
@@ -180,6 +182,18 @@ def _counts(engine: Engine, tenant: Tenant) -> dict[str, Any]:
         }
 
 
+def _all_rows(engine: Engine, tenant: Tenant) -> dict[str, list[str]]:
+    """Every journaled table's rows of the town, normalised the way the journal writes values."""
+    out: dict[str, list[str]] = {}
+    with engine.connect() as conn:
+        for table in metadata().sorted_tables:
+            if not capture.is_municipal(table):
+                continue
+            rows = conn.execute(select(table).where(table.c.lg_code == tenant.lg_code)).mappings()
+            out[table.name] = sorted(repr(sorted((k, to_json(v)) for k, v in row.items())) for row in rows)
+    return out
+
+
 def test_site_loss_drill_restores_from_the_custodian_alone(
     engine: Engine,
     towns: tuple[Tenant, Tenant],
@@ -198,6 +212,7 @@ def test_site_loss_drill_restores_from_the_custodian_alone(
     record(engine, town_a, BODY.validate_python({"type": "death", "event_date": days(0), "atena_no": atena}))
     ship_town(engine, keys, town_a.lg_code, custodian)
     expected = _counts(engine, town_a)
+    every_row = _all_rows(engine, town_a)
     assert any(history_no > 1 for _, history_no in expected["pointers"])
     # The site is lost: a fresh install restores from the custodian directory and the keys alone.
     target = f"sqlite:///{tmp_path / 'fresh.db'}"
@@ -211,6 +226,7 @@ def test_site_loss_drill_restores_from_the_custodian_alone(
     try:
         assert _counts(fresh, town_a) == expected
         assert report.audit_head == expected["audit_head"]
+        assert _all_rows(fresh, town_a) == every_row  # every column of every row, not only the counts
     finally:
         fresh.dispose()
 

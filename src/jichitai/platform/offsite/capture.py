@@ -69,6 +69,7 @@ def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
 
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     deleted = set(map(id, session.deleted))
+    new = set(map(id, session.new))
     for obj in [*session.new, *session.dirty, *session.deleted]:
         state = inspect(obj)
         table = state.mapper.local_table
@@ -83,7 +84,8 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
         if id(obj) in deleted:
             objects.pop((table.name, ordered), None)
         else:
-            objects[table.name, ordered] = obj
+            previous = objects.get((table.name, ordered))
+            objects[table.name, ordered] = (obj, id(obj) in new or (previous is not None and previous[1]))
 
 
 def _before_bulk(state: ORMExecuteState) -> None:
@@ -116,7 +118,7 @@ def _before_commit(session: Session) -> None:
     _clear(session)
 
 
-def _image_in_memory(obj: Any, table: Table) -> dict[str, Any] | None:
+def _image_in_memory(obj: Any, table: Table, inserted: bool) -> dict[str, Any] | None:
     """The row as the flushed object holds it, or None when some column is not loaded (then read it back).
 
     An object changed only by an ORM bulk UPDATE is stale in memory; those keys are never remembered as
@@ -131,9 +133,13 @@ def _image_in_memory(obj: Any, table: Table) -> dict[str, Any] | None:
         column = prop.columns[0]
         if column.table is not table:
             return None
-        if prop.key not in values:
+        if prop.key in values:
+            image[column.name] = journal.to_json(values[prop.key])
+        elif inserted and column.server_default is None and column.default is None:
+            # Never set on an object this transaction inserted, and nothing fills it: the row holds NULL.
+            image[column.name] = None
+        else:
             return None
-        image[column.name] = journal.to_json(values[prop.key])
     return image
 
 
@@ -174,8 +180,8 @@ def write_entry(
         ordered = sorted(keys, key=repr)
         in_memory: dict[tuple[Any, ...], dict[str, Any]] = {}
         for key in ordered:
-            obj = known.get((table.name, key))
-            image = _image_in_memory(obj, table) if obj is not None else None
+            remembered = known.get((table.name, key))
+            image = _image_in_memory(remembered[0], table, remembered[1]) if remembered else None
             if image is not None:
                 in_memory[key] = image
         read = row_images(session, table, [k for k in ordered if k not in in_memory])
