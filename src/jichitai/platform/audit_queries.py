@@ -22,16 +22,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, Index, Integer, cast, distinct, extract, func, select
 from sqlalchemy.orm import Session
 
-from jichitai.platform.audit import LOG_READ, AuditEntry
+from jichitai.platform.audit import AuditEntry
 from jichitai.platform.clock import JST
 from jichitai.platform.errors import InvalidInput
 from jichitai.platform.tenancy import Tenant
 
 READ_ACTION = "registry:resident:read"
 """The action a read of a person's record is audited under (what :func:`mass_readers` counts)."""
-
-ACCESS_ACTION = LOG_READ
-"""The action under which an auditor's own reading of the log is recorded."""
 
 NIGHT_START = 22
 NIGHT_END = 6

@@ -128,15 +128,6 @@ class Principal:
         """The audit "who" of this request."""
         return Actor(self.actor, role=self.role, purpose=self.purpose, request_id=self.request_id)
 
-    def audit_fields(self) -> dict[str, Any]:
-        """actor, role, purpose and request_id for an :class:`~jichitai.platform.audit.Entry`."""
-        return {
-            "actor": self.actor,
-            "role": self.role,
-            "purpose": self.purpose,
-            "request_id": self.request_id,
-        }
-
 
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
