@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ class Custodian(Protocol):
     def get_wraps(self, lg_code: str, chunk_id: str) -> dict[str, str]: ...
     def put_wraps(self, lg_code: str, chunk_id: str, wraps: dict[str, str]) -> None: ...
     def heads(self, lg_code: str) -> dict[str, Any] | None: ...
+    def delete(self, lg_code: str, chunk_id: str) -> None: ...
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -90,16 +92,29 @@ class DirectoryCustodian:
         heads: dict[str, Any] = json.loads(path.read_bytes())
         return heads
 
+    def delete(self, lg_code: str, chunk_id: str) -> None:
+        """Remove a chunk superseded by a newer snapshot (the chunk first, so it is never listed keyless)."""
+        for suffix in (".chunk", ".keys"):
+            (self._dir(lg_code) / f"{chunk_id}{suffix}").unlink(missing_ok=True)
+
+
+CHUNK_ID = re.compile(r"^(?:j\d{12}-\d{12}|s\d{12}(?:-p\d{6})?)$")
+"""What a chunk id may look like (custodians refuse anything else, so an id is always a safe file name)."""
+
 
 def chunk_id(kind: str, seq_from: int, seq_to: int) -> str:
-    """Ids sort in restore order: ``j<to>-<from>`` journal ranges, ``s<at>`` snapshots at a journal seq."""
+    """Ids sort in restore order: ``j<to>-<from>`` journal ranges, ``s<at>`` snapshot manifests at a journal
+    seq, ``s<at>-p<n>`` their parts (:mod:`.snapshot`)."""
     if kind == "snapshot":
         return f"s{seq_to:012d}"
     return f"j{seq_to:012d}-{seq_from:012d}"
 
 
 def parse_chunk_id(value: str) -> tuple[str, int, int]:
-    """(kind, from, to) of a chunk id."""
+    """(kind, from, to) of a chunk id: kind is ``journal``, ``snapshot`` (a manifest) or ``snapshot-part``."""
+    if value.startswith("s") and "-p" in value:
+        at = int(value[1:].split("-p")[0])
+        return "snapshot-part", at, at
     if value.startswith("s"):
         at = int(value[1:])
         return "snapshot", at, at

@@ -92,6 +92,16 @@ def rewrap(
     return {kid: base64.b64encode(aes_key_wrap(key, data_key)).decode("ascii") for kid, key in new.items()}
 
 
+def authenticate(chunk_id: str, blob: bytes, wraps: dict[str, str], keys: dict[str, bytes]) -> None:
+    """Check that a chunk is intact without decompressing it (AES-GCM decryption verifies the tag)."""
+    _, head, nonce, ciphertext = read_header(chunk_id, blob)
+    data_key = unwrap(chunk_id, wraps, keys)
+    try:
+        AESGCM(data_key).decrypt(nonce, ciphertext, head)
+    except (InvalidTag, ValueError) as exc:
+        raise ChunkCorrupt(chunk_id, "authentication failed: the chunk was altered or damaged") from exc
+
+
 def open_chunk(
     chunk_id: str, blob: bytes, wraps: dict[str, str], keys: dict[str, bytes]
 ) -> tuple[dict[str, Any], bytes]:

@@ -8,6 +8,7 @@ foreign-key order in one transaction, and the restored audit chain is verified.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import tempfile
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,8 +25,8 @@ from jichitai.platform.db import make_engine, read_session
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.custodian import Custodian, parse_chunk_id
-from jichitai.platform.offsite.envelope import ChunkCorrupt, open_chunk
-from jichitai.platform.offsite.shipper import municipal_tables
+from jichitai.platform.offsite.envelope import ChunkCorrupt, authenticate, open_chunk, read_header
+from jichitai.platform.offsite.snapshot import converter, municipal_tables
 from jichitai.platform.tenancy import Municipality, Tenant, TenantSequence
 
 
@@ -55,54 +56,124 @@ class RestoreReport:
 
 
 def _open(custodian: Custodian, lg_code: str, cid: str, keys: dict[str, bytes]) -> tuple[dict[str, Any], Any]:
-    try:
-        blob = custodian.get(lg_code, cid)
-        wraps = custodian.get_wraps(lg_code, cid)
-    except (OSError, ValueError) as exc:
-        raise ChunkCorrupt(cid, f"cannot be read from the custodian ({type(exc).__name__})") from exc
-    header, plain = open_chunk(cid, blob, wraps, keys)
-    if header.get("lg_code") != lg_code:
-        raise ChunkCorrupt(cid, "belongs to another municipality")
+    header, plain = _open_bytes(custodian, lg_code, cid, keys)
     return header, json.loads(plain)
 
 
+def _fetch(custodian: Custodian, lg_code: str, cid: str) -> tuple[bytes, dict[str, str]]:
+    try:
+        return custodian.get(lg_code, cid), custodian.get_wraps(lg_code, cid)
+    except (OSError, ValueError) as exc:
+        raise ChunkCorrupt(cid, f"cannot be read from the custodian ({type(exc).__name__})") from exc
+
+
+def _open_bytes(
+    custodian: Custodian, lg_code: str, cid: str, keys: dict[str, bytes], sha256: str | None = None
+) -> tuple[dict[str, Any], bytes]:
+    blob, wraps = _fetch(custodian, lg_code, cid)
+    if sha256 is not None and hashlib.sha256(blob).hexdigest() != sha256:
+        raise ChunkCorrupt(cid, "does not match the hash its snapshot manifest records (altered or replaced)")
+    header, plain = open_chunk(cid, blob, wraps, keys)
+    if header.get("lg_code") != lg_code:
+        raise ChunkCorrupt(cid, "belongs to another municipality")
+    return header, plain
+
+
+def _authenticate(custodian: Custodian, lg_code: str, cid: str, keys: dict[str, bytes]) -> None:
+    """Check a chunk this restore does not replay (decrypting proves it is intact)."""
+    blob, wraps = _fetch(custodian, lg_code, cid)
+    authenticate(cid, blob, wraps, keys)
+
+
+@dataclass
+class Plan:
+    """What a restore will apply, checked before anything is written."""
+
+    header: dict[str, Any]
+    manifest: dict[str, Any]
+    entries: list[dict[str, Any]]
+    chunks: int
+
+
+def _as_utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _limit(
+    entries: list[dict[str, Any]],
+    manifests: list[tuple[int, str, dict[str, Any]]],
+    until: int | None,
+    until_time: dt.datetime | None,
+) -> int | None:
+    """The last journal sequence to restore: ``until``, or the last change made by ``until_time``."""
+    if until_time is None:
+        return until
+    moment = _as_utc(until_time)
+    known: list[int] = [
+        int(e["seq"]) for e in entries if dt.datetime.fromisoformat(e["recorded_at"]) <= moment
+    ]
+    for at, _, head in manifests:
+        made = head.get("at_time")
+        if at == 0 or (made and dt.datetime.fromisoformat(made) <= moment):
+            known.append(at)
+    if not known:
+        raise RestoreRefused(f"the custodian holds nothing as old as {moment.isoformat()}")
+    return min(max(known), until) if until is not None else max(known)
+
+
 def _plan(
-    custodian: Custodian, lg_code: str, keys: dict[str, bytes], until: int | None
-) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]], int]:
+    custodian: Custodian,
+    lg_code: str,
+    keys: dict[str, bytes],
+    until: int | None,
+    until_time: dt.datetime | None = None,
+) -> Plan:
     """The snapshot to start from and the checked journal entries after it (nothing written yet).
 
-    Every chunk the custodian holds is opened and authenticated, and the journal chain is checked from its
-    first entry, so any damaged chunk is refused by name even if this restore would not replay it.
+    Every chunk the custodian holds is authenticated and the journal chain is checked from its first entry,
+    so a damaged chunk is refused by name even if this restore would not replay it. The chosen snapshot's
+    parts are checked against its manifest's hashes here and opened one by one while applying.
     """
     held = sorted((parse_chunk_id(cid), cid) for cid in custodian.list(lg_code))
-    snapshots = [
-        (to, cid) for (kind, _, to), cid in held if kind == "snapshot" and (until is None or to <= until)
-    ]
-    if not snapshots:
-        raise RestoreRefused(f"custodian {custodian.name} holds no snapshot of {lg_code} to start from")
-    at, sid = max(snapshots)
-    for (kind, _, _), cid in held:
-        if kind == "snapshot" and cid != sid:
-            _open(custodian, lg_code, cid, keys)  # authenticated, not used
-    header, snap = _open(custodian, lg_code, sid, keys)
     journals = sorted(((start, to), cid) for (kind, start, to), cid in held if kind == "journal")
     entries, last_header, hashes = _check_journal(custodian, lg_code, keys, journals)
-    if at in hashes and hashes[at] != snap["head"]["hash"]:
+    manifests = []
+    for (kind, _, at), cid in held:
+        if kind == "snapshot":
+            blob, _wraps = _fetch(custodian, lg_code, cid)
+            manifests.append((at, cid, read_header(cid, blob)[0]))
+    limit = _limit(entries, manifests, until, until_time)
+    usable = [(at, cid) for at, cid, _ in manifests if limit is None or at <= limit]
+    if not usable:
+        raise RestoreRefused(f"custodian {custodian.name} holds no snapshot of {lg_code} to start from")
+    at, sid = max(usable)
+    header, manifest = _open(custodian, lg_code, sid, keys)
+    listed = {part["id"] for part in manifest["parts"]}
+    present = {cid for _, cid in held}
+    for part in manifest["parts"]:
+        if part["id"] not in present:
+            raise ChunkCorrupt(part["id"], f"is missing at the custodian (part of snapshot {sid})")
+    for (kind, _, _), cid in held:
+        if kind != "journal" and cid != sid and cid not in listed:
+            _authenticate(custodian, lg_code, cid, keys)
+    if at in hashes and hashes[at] != manifest["head"]["hash"]:
         raise ChunkCorrupt(sid, f"snapshot head does not match journal entry {at}")
-    chosen = [e for e in entries if e["seq"] > at and (until is None or e["seq"] <= until)]
+    chosen = [e for e in entries if e["seq"] > at and (limit is None or e["seq"] <= limit)]
     if chosen and chosen[0]["seq"] != at + 1:
         raise RestoreRefused(f"journal entries {at + 1}–{chosen[0]['seq'] - 1} are missing at the custodian")
     for item in chosen:
         if item["kind"] == journal.SNAPSHOT_REQUIRED:
             raise RestoreRefused(
                 f"journal entry {item['seq']} is a bulk load the journal cannot replay, and the custodian "
-                f"holds no snapshot after it{'' if until is None else f' up to {until}'}"
+                f"holds no snapshot after it{'' if limit is None else f' up to {limit}'}"
             )
+    # The custodian's recorded heads apply only when the restore ends where its newest chunk ends.
     if chosen:
-        # The custodian's recorded heads apply only when the restore ends where its newest chunk ends.
         ends_at_newest = last_header is not None and last_header["seq_to"] == chosen[-1]["seq"]
         header = last_header if ends_at_newest and last_header is not None else {**header, "heads": None}
-    return header, snap, chosen, len(held)
+    elif limit is not None and any(e["seq"] > at for e in entries):
+        header = {**header, "heads": None}
+    return Plan(header, manifest, chosen, len(held))
 
 
 def _check_journal(
@@ -169,12 +240,33 @@ def _counters(conn: Connection, lg_code: str, values: dict[str, int]) -> None:
     _upsert(conn, table, [{"lg_code": lg_code, "name": k, "last_value": v} for k, v in values.items()])
 
 
-def _apply(conn: Connection, lg_code: str, snap: dict[str, Any], entries: list[dict[str, Any]]) -> None:
+def _insert_part(conn: Connection, tables: dict[str, Table], body: dict[str, Any], cid: str) -> int:
+    """Insert one snapshot part's rows (a fresh town: plain inserts, converters chosen once per column)."""
+    table = tables.get(body["table"])
+    if table is None:
+        raise RestoreRefused(f"chunk {cid}: table {body['table']} is unknown to this version")
+    names = [name for name in body["columns"] if name in table.c]
+    index = [body["columns"].index(name) for name in names]
+    convert = [converter(table.c[name]) for name in names]
+    rows = [
+        {name: fn(row[i]) for name, i, fn in zip(names, index, convert, strict=True)} for row in body["rows"]
+    ]
+    if rows:
+        conn.execute(insert(table), rows)
+    return len(rows)
+
+
+def _apply(conn: Connection, custodian: Custodian, lg_code: str, keys: dict[str, bytes], plan: Plan) -> None:
     tables = municipal_tables()
-    for table in tables:
-        _upsert(conn, table, snap["tables"].get(table.name, []))
-    _counters(conn, lg_code, snap["counters"])
-    for item in entries:
+    by_name = {t.name: t for t in tables}
+    for part in plan.manifest["parts"]:
+        _, plain = _open_bytes(custodian, lg_code, part["id"], keys, sha256=part["sha256"])
+        body = json.loads(plain)
+        if body["table"] != part["table"] or len(body["rows"]) != part["rows"]:
+            raise ChunkCorrupt(part["id"], "does not hold what its snapshot manifest records")
+        _insert_part(conn, by_name, body, part["id"])
+    _counters(conn, lg_code, plan.manifest["counters"])
+    for item in plan.entries:
         payload = item["payload"]
         for table in tables:
             _upsert(conn, table, payload.get("upsert", {}).get(table.name, []))
@@ -184,15 +276,24 @@ def _apply(conn: Connection, lg_code: str, snap: dict[str, Any], entries: list[d
         _counters(conn, lg_code, payload.get("counters", {}))
     journal_table = journal.JournalEntry.__table__
     assert isinstance(journal_table, Table)
-    _upsert(conn, journal_table, entries)
+    _upsert(conn, journal_table, plan.entries)
 
 
 def restore(
-    url: str, custodian: Custodian, lg_code: str, keys: dict[str, bytes], *, until: int | None = None
+    url: str,
+    custodian: Custodian,
+    lg_code: str,
+    keys: dict[str, bytes],
+    *,
+    until: int | None = None,
+    until_time: dt.datetime | None = None,
 ) -> RestoreReport:
-    """Restore ``lg_code`` into the database at ``url`` (migrated here; the town must not exist there)."""
+    """Restore ``lg_code`` into the database at ``url`` (migrated here; the town must not exist there).
+
+    Everything is written in one transaction: a part found damaged while applying rolls it all back.
+    """
     started = time.monotonic()
-    header, snap, entries, chunks = _plan(custodian, lg_code, keys, until)
+    plan = _plan(custodian, lg_code, keys, until, until_time)
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -200,30 +301,21 @@ def restore(
             if session.get(Municipality, lg_code) is not None:
                 raise RestoreRefused(f"municipality {lg_code} already exists in the target database")
         with engine.begin() as conn:
-            _apply(conn, lg_code, snap, entries)
-        return _report(engine, lg_code, header, snap, entries, chunks, started)
+            _apply(conn, custodian, lg_code, keys, plan)
+        return _report(engine, lg_code, plan, started)
     finally:
         engine.dispose()
 
 
-def _report(
-    engine: Engine,
-    lg_code: str,
-    header: dict[str, Any],
-    snap: dict[str, Any],
-    entries: list[dict[str, Any]],
-    chunks: int,
-    started: float,
-) -> RestoreReport:
-    at = snap["head"]["seq"]
-    report = RestoreReport(lg_code, at, entries[-1]["seq"] if entries else at, chunks, len(entries))
+def _report(engine: Engine, lg_code: str, plan: Plan, started: float) -> RestoreReport:
+    at = plan.manifest["head"]["seq"]
+    entries = plan.entries
+    report = RestoreReport(lg_code, at, entries[-1]["seq"] if entries else at, plan.chunks, len(entries))
     with read_session(engine) as session:
         for table in municipal_tables():
-            count = len(
-                session.execute(select(*table.primary_key.columns).where(table.c.lg_code == lg_code)).all()
-            )
+            count = session.scalar(select(func.count()).select_from(table).where(table.c.lg_code == lg_code))
             if count:
-                report.rows[table.name] = count
+                report.rows[table.name] = int(count)
         report.audit = verify_chain(session, Tenant(lg_code))
         last = session.execute(
             select(AuditEntry.seq, AuditEntry.entry_hash)
@@ -232,7 +324,7 @@ def _report(
             .limit(1)
         ).first()
         report.audit_head = (last[0], last[1]) if last is not None else None
-    recorded = (header.get("heads") or {}).get("audit")
+    recorded = (plan.header.get("heads") or {}).get("audit")
     if recorded:
         report.custodian_audit_head = (recorded["seq"], recorded["hash"])
     report.seconds = time.monotonic() - started

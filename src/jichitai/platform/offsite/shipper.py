@@ -9,25 +9,23 @@ town's custodians and keeps the last outcome for ``jichitai offsite status`` and
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Integer, String, Table, select
+from sqlalchemy import ForeignKeyConstraint, Integer, String, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from jichitai.platform.db import LG_CODE, Base, UnitOfWork, read_session, utcnow
 from jichitai.platform.offsite import journal
-from jichitai.platform.offsite.capture import counters, is_municipal
-from jichitai.platform.offsite.custodian import Custodian, DirectoryCustodian, chunk_id, parse_chunk_id
+from jichitai.platform.offsite.custodian import Custodian, DirectoryCustodian, parse_chunk_id
 from jichitai.platform.offsite.envelope import seal
 from jichitai.platform.offsite.keys import KeyStore
-from jichitai.platform.tenancy import Tenant, get_municipality
+from jichitai.platform.offsite.snapshot import PART_ROWS, dump, header, ship_snapshot
+from jichitai.platform.offsite.snapshot import municipal_tables as municipal_tables  # re-exported
+from jichitai.platform.tenancy import get_municipality
 
 log = logging.getLogger(__name__)
 
@@ -57,29 +55,6 @@ def add_custodian(uow: UnitOfWork, lg_code: str, location: str) -> OffsiteCustod
         uow.session.add(row)
     uow.commit()
     return row
-
-
-def municipal_tables() -> list[Table]:
-    """Every town table in foreign-key order."""
-    return [t for t in Base.metadata.sorted_tables if is_municipal(t)]
-
-
-def _dump(value: dict[str, Any]) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def take_snapshot(session: Session, lg_code: str) -> dict[str, Any]:
-    """Every row of the town plus its counters and journal head, read in one transaction."""
-    tables = {}
-    for table in municipal_tables():
-        rows = session.execute(select(table).where(table.c.lg_code == lg_code)).mappings()
-        tables[table.name] = [{k: journal.to_json(v) for k, v in row.items()} for row in rows]
-    seq, entry_hash = journal.head(session, lg_code)
-    return {
-        "tables": tables,
-        "counters": counters(session, Tenant(lg_code)),
-        "head": {"seq": seq, "hash": entry_hash},
-    }
 
 
 def _audit_head(images: dict[str, list[dict[str, Any]]], previous: Any) -> Any:
@@ -114,21 +89,7 @@ class ShipResult:
     entries: int = 0
     snapshot: bool = False
     shipped_seq: int = 0
-
-
-@contextmanager
-def _snapshot_session(engine: Engine) -> Iterator[Session]:
-    """A read transaction that sees one consistent state (SQLite's read transactions already do)."""
-    bind = (
-        engine.execution_options(isolation_level="REPEATABLE READ")
-        if engine.dialect.name == "postgresql"
-        else engine
-    )
-    with Session(bind) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+    pruned: int = 0
 
 
 def _put(
@@ -138,32 +99,36 @@ def _put(
     body: dict[str, Any],
     wrapping: dict[str, bytes],
 ) -> None:
-    sealed = seal(header, _dump(body), wrapping)
+    sealed = seal(header, dump(body), wrapping)
     custodian.put(lg_code, sealed.chunk_id, sealed.blob, sealed.wraps)
     custodian.put_heads(lg_code, header["heads"])
 
 
-def _header(lg_code: str, kind: str, first: int, last: int, heads: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "chunk_id": chunk_id(kind, first, last),
-        "lg_code": lg_code,
-        "kind": kind,
-        "seq_from": first,
-        "seq_to": last,
-        "heads": heads,
-        "created_at": utcnow().isoformat(),
-    }
+def prune(custodian: Custodian, lg_code: str, keep: int) -> int:
+    """Remove what the newest ``keep`` complete snapshots make unnecessary; the number of chunks removed.
 
-
-def _ship_snapshot(
-    engine: Engine, custodian: Custodian, lg_code: str, wrapping: dict[str, bytes], heads: dict[str, Any]
-) -> dict[str, Any]:
-    with _snapshot_session(engine) as session:
-        snap = take_snapshot(session, lg_code)
-    at = snap["head"]["seq"]
-    heads = {"journal": snap["head"], "audit": _audit_head(snap["tables"], heads.get("audit"))}
-    _put(custodian, lg_code, _header(lg_code, "snapshot", at, at, heads), snap, wrapping)
-    return heads
+    Kept: those snapshots, and every journal chunk reaching past the oldest of them (so a restore can stop
+    at any point after it). Removed: older snapshots and their parts, journal chunks wholly before it, and
+    parts of interrupted snapshot attempts older than the newest snapshot. Manifests go first, so a
+    snapshot is never left complete-looking with parts missing.
+    """
+    held = [(parse_chunk_id(cid), cid) for cid in custodian.list(lg_code)]
+    manifests = sorted(at for (kind, _, at), _ in held if kind == "snapshot")
+    if not manifests:
+        return 0
+    oldest = manifests[-keep] if len(manifests) >= keep else manifests[0]
+    newest = manifests[-1]
+    kept = set(manifests[-keep:])
+    doomed = [cid for (kind, _, at), cid in held if kind == "snapshot" and at < oldest]
+    doomed += [
+        cid
+        for (kind, _, at), cid in held
+        if kind == "snapshot-part" and (at < oldest or (at not in kept and at < newest))
+    ]
+    doomed += [cid for (kind, _, to), cid in held if kind == "journal" and to <= oldest]
+    for cid in doomed:
+        custodian.delete(lg_code, cid)
+    return len(doomed)
 
 
 def _unshipped(engine: Engine, lg_code: str, after: int, batch: int) -> list[dict[str, Any]]:
@@ -186,6 +151,8 @@ def ship_town(
     batch: int = 500,
     snapshot_every: int = 10_000,
     force_snapshot: bool = False,
+    keep_snapshots: int = 3,
+    part_rows: int = PART_ROWS,
 ) -> ShipResult:
     """Ship what the custodian lacks: a snapshot when due, then journal chunks of up to ``batch`` entries."""
     result = ShipResult(lg_code, custodian.name)
@@ -199,10 +166,15 @@ def ship_town(
     with read_session(engine) as session:
         head_seq, _ = journal.head(session, lg_code)
         marked = snapshot_at is not None and _bulk_load_after(session, lg_code, snapshot_at)
-    if force_snapshot or marked or snapshot_at is None or head_seq - snapshot_at >= snapshot_every:
-        heads = _ship_snapshot(engine, custodian, lg_code, wrapping, heads)
-        result.chunks += 1
+    due = snapshot_at is None or marked or head_seq - snapshot_at >= snapshot_every
+    if (force_snapshot or due) and snapshot_at != head_seq:
+        shipped_snapshot = ship_snapshot(
+            engine, custodian, lg_code, wrapping, heads.get("audit"), part_rows=part_rows
+        )
+        heads = shipped_snapshot.heads
+        result.chunks += shipped_snapshot.parts + 1
         result.snapshot = True
+        result.pruned = prune(custodian, lg_code, keep_snapshots)
     while items := _unshipped(engine, lg_code, shipped, batch):
         first, last = items[0]["seq"], items[-1]["seq"]
         audit = [row for item in items for row in item["payload"].get("upsert", {}).get("audit_entry", [])]
@@ -210,9 +182,8 @@ def ship_town(
             "journal": {"seq": last, "hash": items[-1]["entry_hash"]},
             "audit": _audit_head({"audit_entry": audit}, heads.get("audit")),
         }
-        _put(
-            custodian, lg_code, _header(lg_code, "journal", first, last, heads), {"entries": items}, wrapping
-        )
+        chunk_header = header(lg_code, "journal", first, last, heads=heads)
+        _put(custodian, lg_code, chunk_header, {"entries": items}, wrapping)
         result.chunks += 1
         result.entries += len(items)
         shipped = last
@@ -241,6 +212,7 @@ def ship_all(
     lg_code: str | None = None,
     snapshot_every: int = 10_000,
     force_snapshot: bool = False,
+    keep_snapshots: int = 3,
 ) -> list[ShipResult | str]:
     """One pass over every registered custodian (of one town or all); a failure is recorded, not raised."""
     with read_session(engine) as session:
@@ -258,6 +230,7 @@ def ship_all(
                 DirectoryCustodian(location),
                 snapshot_every=snapshot_every,
                 force_snapshot=force_snapshot,
+                keep_snapshots=keep_snapshots,
             )
         except Exception as exc:  # an unreachable custodian must not stop the others
             message = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,219 @@
+"""Snapshots in parts, pruning at the custodian and restoring to a point in time."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from jichitai.modules.registry.bulk import load_population
+from jichitai.platform.db import make_engine
+from jichitai.platform.offsite.custodian import DirectoryCustodian, parse_chunk_id
+from jichitai.platform.offsite.envelope import ChunkCorrupt
+from jichitai.platform.offsite.journal import JournalEntry
+from jichitai.platform.offsite.keys import KeyStore
+from jichitai.platform.offsite.restore import RestoreRefused, restore
+from jichitai.platform.offsite.shipper import ship_town
+from jichitai.platform.tenancy import Municipality, Tenant
+
+from .test_journal_shipping import _all_rows, _make_history, journal
+
+
+def _kinds(custodian: DirectoryCustodian, lg_code: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {"journal": [], "snapshot": [], "snapshot-part": []}
+    for cid in custodian.list(lg_code):
+        out[parse_chunk_id(cid)[0]].append(cid)
+    return out
+
+
+def _town_exists(url: str, lg_code: str) -> bool:
+    fresh = make_engine(url)
+    try:
+        with fresh.connect() as conn:
+            found = conn.execute(select(Municipality.lg_code).where(Municipality.lg_code == lg_code)).first()
+            return found is not None
+    finally:
+        fresh.dispose()
+
+
+def test_a_town_is_shipped_in_parts_and_restored_row_for_row(
+    engine: Engine,
+    towns: tuple[Tenant, Tenant],
+    keys: KeyStore,
+    custodian: DirectoryCustodian,
+    tmp_path: Path,
+) -> None:
+    town_a, _ = towns
+    load_population(engine, town_a, 40, 11, actor="test")
+    _make_history(engine, town_a, 2)
+    result = ship_town(engine, keys, town_a.lg_code, custodian, part_rows=7)
+    held = _kinds(custodian, town_a.lg_code)
+    assert result.snapshot
+    assert len(held["snapshot"]) == 1
+    assert len(held["snapshot-part"]) > 6  # 40+ residents at 7 rows a part, plus their other tables
+    assert result.chunks == len(held["snapshot-part"]) + 1 + len(held["journal"])
+    target = f"sqlite:///{tmp_path / 'fresh.db'}"
+    report = restore(target, custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)]))
+    assert report.audit is not None
+    assert report.audit.ok
+    assert report.heads_match
+    fresh = make_engine(target)
+    try:
+        assert _all_rows(fresh, town_a) == _all_rows(engine, town_a)
+    finally:
+        fresh.dispose()
+
+
+@pytest.mark.parametrize("damage", ["missing", "swapped", "flipped"])
+def test_a_damaged_part_is_refused_by_name_and_nothing_is_kept(
+    damage: str,
+    engine: Engine,
+    towns: tuple[Tenant, Tenant],
+    keys: KeyStore,
+    custodian: DirectoryCustodian,
+    tmp_path: Path,
+) -> None:
+    town_a, _ = towns
+    load_population(engine, town_a, 30, 5, actor="test")
+    ship_town(engine, keys, town_a.lg_code, custodian, part_rows=5)
+    parts = _kinds(custodian, town_a.lg_code)["snapshot-part"]
+    victim, other = parts[-1], parts[-2]
+    folder = custodian.root / town_a.lg_code
+    if damage == "missing":
+        (folder / f"{victim}.chunk").unlink()
+    elif damage == "swapped":  # a valid chunk of the same snapshot under another part's name
+        (folder / f"{victim}.chunk").write_bytes((folder / f"{other}.chunk").read_bytes())
+        (folder / f"{victim}.keys").write_bytes((folder / f"{other}.keys").read_bytes())
+    else:
+        data = bytearray((folder / f"{victim}.chunk").read_bytes())
+        data[-20] ^= 0x01
+        (folder / f"{victim}.chunk").write_bytes(bytes(data))
+    target = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(ChunkCorrupt, match=victim):
+        restore(target, custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)]))
+    if (tmp_path / "fresh.db").exists():  # a part is checked while applying: all of it was rolled back
+        assert not _town_exists(target, town_a.lg_code)
+
+
+def test_pruning_keeps_the_newest_snapshots_and_the_journal_after_the_oldest(
+    engine: Engine,
+    towns: tuple[Tenant, Tenant],
+    keys: KeyStore,
+    custodian: DirectoryCustodian,
+    tmp_path: Path,
+) -> None:
+    town_a, _ = towns
+    snapshots = []
+    for round_no in range(4):
+        _make_history(engine, town_a, 2)
+        result = ship_town(engine, keys, town_a.lg_code, custodian, force_snapshot=True, keep_snapshots=2)
+        assert result.snapshot
+        snapshots.append(result.shipped_seq)
+        if round_no >= 2:
+            assert result.pruned > 0
+    held = _kinds(custodian, town_a.lg_code)
+    kept = sorted(parse_chunk_id(cid)[2] for cid in held["snapshot"])
+    assert kept == snapshots[-2:]
+    assert all(parse_chunk_id(cid)[2] in kept for cid in held["snapshot-part"])
+    assert all(parse_chunk_id(cid)[2] > kept[0] for cid in held["journal"])
+    with pytest.raises(RestoreRefused, match="no snapshot"):
+        restore(
+            f"sqlite:///{tmp_path / 'old.db'}",
+            custodian,
+            town_a.lg_code,
+            dict([keys.town(town_a.lg_code)]),
+            until=snapshots[0],
+        )
+    report = restore(
+        f"sqlite:///{tmp_path / 'mid.db'}",
+        custodian,
+        town_a.lg_code,
+        dict([keys.town(town_a.lg_code)]),
+        until=kept[0] + 1,
+    )
+    assert (report.snapshot_seq, report.journal_seq) == (kept[0], kept[0] + 1)
+    assert report.audit is not None
+    assert report.audit.ok
+
+
+def test_an_interrupted_snapshot_is_ignored_then_pruned(
+    engine: Engine, towns: tuple[Tenant, Tenant], keys: KeyStore, tmp_path: Path
+) -> None:
+    town_a, _ = towns
+
+    class Breaking(DirectoryCustodian):
+        puts = 0
+        fail_at = 3
+
+        def put(self, lg_code: str, chunk_id: str, blob: bytes, wraps: dict[str, str]) -> None:
+            self.puts += 1
+            if self.puts == self.fail_at:
+                raise OSError("connection reset")
+            super().put(lg_code, chunk_id, blob, wraps)
+
+    custodian = Breaking(tmp_path / "custodian")
+    custodian.fail_at = 10_000
+    load_population(engine, town_a, 20, 3, actor="test")
+    ship_town(engine, keys, town_a.lg_code, custodian, part_rows=4)
+    _make_history(engine, town_a, 1)
+    custodian.puts, custodian.fail_at = 0, 3
+    with pytest.raises(OSError, match="reset"):
+        ship_town(engine, keys, town_a.lg_code, custodian, part_rows=4, force_snapshot=True)
+    report = restore(
+        f"sqlite:///{tmp_path / 'a.db'}", custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)])
+    )
+    assert report.audit is not None
+    assert report.audit.ok  # the half-shipped snapshot has no manifest, so the complete one is used
+    _make_history(engine, town_a, 1)
+    custodian.fail_at = 10_000
+    ship_town(engine, keys, town_a.lg_code, custodian, part_rows=4, force_snapshot=True, keep_snapshots=1)
+    held = _kinds(custodian, town_a.lg_code)
+    (newest,) = [parse_chunk_id(cid)[2] for cid in held["snapshot"]]
+    assert {parse_chunk_id(cid)[2] for cid in held["snapshot-part"]} == {newest}
+
+
+def test_restore_until_a_time_stops_at_the_last_change_before_it(
+    engine: Engine,
+    towns: tuple[Tenant, Tenant],
+    keys: KeyStore,
+    custodian: DirectoryCustodian,
+    tmp_path: Path,
+) -> None:
+    town_a, _ = towns
+    _make_history(engine, town_a, 1)
+    ship_town(engine, keys, town_a.lg_code, custodian)
+    _make_history(engine, town_a, 2)
+    time.sleep(0.05)
+    moment = dt.datetime.now(dt.UTC)
+    last_before = len(journal(engine, town_a))
+    time.sleep(0.05)
+    _make_history(engine, town_a, 2)
+    ship_town(engine, keys, town_a.lg_code, custodian)
+    with engine.connect() as conn:
+        recorded = conn.execute(
+            select(JournalEntry.recorded_at).where(
+                JournalEntry.lg_code == town_a.lg_code, JournalEntry.seq == last_before
+            )
+        ).scalar_one()
+    assert recorded.replace(tzinfo=dt.UTC) <= moment
+    report = restore(
+        f"sqlite:///{tmp_path / 'fresh.db'}",
+        custodian,
+        town_a.lg_code,
+        dict([keys.town(town_a.lg_code)]),
+        until_time=moment,
+    )
+    assert report.journal_seq == last_before
+    assert report.audit is not None
+    assert report.audit.ok
+    with pytest.raises(RestoreRefused, match="nothing as old"):
+        restore(
+            f"sqlite:///{tmp_path / 'early.db'}",
+            custodian,
+            town_a.lg_code,
+            dict([keys.town(town_a.lg_code)]),
+            until_time=moment - dt.timedelta(days=3650),
+        )
