@@ -22,7 +22,15 @@ from jichitai.platform.migrate import alembic_config
 from jichitai.platform.offsite import capture
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.shipper import Shipper
-from jichitai.platform.web import auth_api, health, municipalities, offsite_api, staff_api, views
+from jichitai.platform.web import (
+    auth_api,
+    custody_api,
+    health,
+    municipalities,
+    offsite_api,
+    staff_api,
+    views,
+)
 from jichitai.platform.web.auth import AddressLimiter
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
@@ -45,7 +53,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     signer = HeadSigner(engine, key_dir, settings.audit_sign_interval, settings.audit_sign_every)
     capture.install()  # every committed town change is journaled in its own transaction (DESIGN §5)
     shipper = Shipper(
-        engine, KeyStore(key_dir), settings.offsite_ship_interval, settings.offsite_snapshot_every
+        engine,
+        KeyStore(key_dir),
+        settings.offsite_ship_interval,
+        settings.offsite_snapshot_every,
+        keep_snapshots=settings.offsite_keep_snapshots,
+        drill_interval_seconds=settings.offsite_drill_interval,
     )
 
     @asynccontextmanager
@@ -85,6 +98,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.secure_cookies = settings.secure_cookies
     app.state.offsite_alert_after = settings.offsite_alert_after
+    app.state.offsite_drill_max_age = settings.offsite_drill_max_age
+    app.state.custody_dir = settings.resolved_custody_dir()
     app.state.schema_head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
@@ -95,6 +110,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(auth_api.router)
     app.include_router(staff_api.router)
     app.include_router(offsite_api.router)
+    app.include_router(custody_api.router)
     app.include_router(views.router)
     app.mount("/static", StaticFiles(packages=[("jichitai.platform.web", "static")]), name="static")
     for router in ROUTERS:

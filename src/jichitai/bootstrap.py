@@ -17,6 +17,8 @@ from jichitai.modules.registry import views as registry_views
 from jichitai.platform import audit, audit_heads, audit_queries, calendar, tenancy
 from jichitai.platform.auth import models as auth_models
 from jichitai.platform.db import Base
+from jichitai.platform.offsite import custody as offsite_custody
+from jichitai.platform.offsite import drills as offsite_drills
 from jichitai.platform.offsite import journal as offsite_journal
 from jichitai.platform.offsite import shipper as offsite_shipper
 from jichitai.platform.web import audit_api
@@ -40,6 +42,8 @@ TABLE_MODULES = (
     tenancy,
     offsite_journal,
     offsite_shipper,
+    offsite_custody,
+    offsite_drills,
     registry_models,
 )
 """Modules whose import registers tables on :data:`Base.metadata`."""

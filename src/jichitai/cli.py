@@ -1,5 +1,5 @@
 """Command line: ``jichitai serve | db upgrade | municipality add | staff add | operator add | demo |
-generate | audit | offsite``."""
+generate | audit | offsite | custody``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from rich.console import Console
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from jichitai.cli_offsite import offsite_app
+from jichitai.cli_offsite import custody_app, offsite_app
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.errors import DomainError
 from jichitai.platform.migrate import upgrade
@@ -41,6 +41,7 @@ app.add_typer(staff_app, name="staff")
 operator_app = typer.Typer(help="運用者アカウントの管理", no_args_is_help=True)
 app.add_typer(operator_app, name="operator")
 app.add_typer(offsite_app, name="offsite")
+app.add_typer(custody_app, name="custody")
 console = Console()
 
 ACTOR = "cli"

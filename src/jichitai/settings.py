@@ -65,10 +65,27 @@ class Settings(BaseSettings):
     """A full snapshot is shipped once this many journal entries were written since the custodian's last."""
     offsite_alert_after: int = Field(default=900, ge=1)
     """Seconds a custodian may go without taking the entries it lacks before the alert is raised."""
+    offsite_keep_snapshots: int = Field(default=3, ge=1)
+    """Complete snapshots kept at each custodian; older ones, and the journal before the oldest kept, are
+    removed after a new snapshot (so ``restore --until`` reaches back to the oldest kept snapshot)."""
+    offsite_drill_interval: int = Field(default=0, ge=0)
+    """Seconds between scheduled restore drills of each town from each custodian, run by the server's
+    shipper thread into a scratch database (604800 = weekly); 0 leaves drills to ``jichitai offsite drill``
+    run from a timer."""
+    offsite_drill_max_age: int = Field(default=8 * 24 * 3600, ge=1)
+    """Seconds after which a custodian without a successful drill raises the alert (R21: a missed or
+    failed drill reaches a human)."""
+    custody_dir: Path | None = None
+    """Where this installation keeps what other towns deposit with it as their custodian (ciphertext
+    only); empty means ``<var_dir>/custody``."""
 
     def resolved_key_dir(self) -> Path:
         """The signing-key directory, defaulting to ``<var_dir>/keys``."""
         return self.key_dir or self.var_dir / "keys"
+
+    def resolved_custody_dir(self) -> Path:
+        """The custody directory, defaulting to ``<var_dir>/custody``."""
+        return self.custody_dir or self.var_dir / "custody"
 
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to the embedded SQLite file under ``var_dir``."""

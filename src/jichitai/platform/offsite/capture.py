@@ -21,8 +21,9 @@ from jichitai.platform.tenancy import Tenant, TenantSequence
 
 KEY = "offsite_touched"
 OBJECTS = "offsite_objects"
-EXCLUDED = frozenset({"offsite_journal", "offsite_custodian", "tenant_sequence"})
-"""Tables with ``lg_code`` that are not journaled as rows (the journal itself, shipping state, counters)."""
+EXCLUDED = frozenset({"offsite_journal", "offsite_custodian", "offsite_drill", "tenant_sequence"})
+"""Tables with ``lg_code`` that are not journaled as rows (the journal itself, shipping and drill state,
+counters)."""
 
 Touched = dict[str, dict[Table, set[tuple[Any, ...]]]]
 _installed = False

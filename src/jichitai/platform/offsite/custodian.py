@@ -58,7 +58,15 @@ class DirectoryCustodian:
     def put(self, lg_code: str, chunk_id: str, blob: bytes, wraps: dict[str, str]) -> None:
         """Store a chunk; its keys file is written first, so a listed chunk can always be opened."""
         self.put_wraps(lg_code, chunk_id, wraps)
+        self.write_chunk(lg_code, chunk_id, blob)
+
+    def write_chunk(self, lg_code: str, chunk_id: str, blob: bytes) -> None:
+        """Store a chunk's bytes (its keys must already be stored: :meth:`put_wraps`)."""
         _atomic_write(self._dir(lg_code) / f"{chunk_id}.chunk", blob)
+
+    def has_wraps(self, lg_code: str, chunk_id: str) -> bool:
+        """True when the chunk's wrapped data keys are stored."""
+        return (self._dir(lg_code) / f"{chunk_id}.keys").is_file()
 
     def put_wraps(self, lg_code: str, chunk_id: str, wraps: dict[str, str]) -> None:
         """Replace a chunk's wrapped data keys (key rotation)."""

@@ -332,6 +332,37 @@ def _report(engine: Engine, lg_code: str, plan: Plan, started: float) -> Restore
 
 
 @dataclass(frozen=True)
+class Verification:
+    """A custodian checked against this installation's journal."""
+
+    chunks: int
+    custodian_seq: int
+    local_seq: int
+    heads_match: bool
+
+
+def verify_custodian(
+    engine: Engine, custodian: Custodian, lg_code: str, keys: dict[str, bytes]
+) -> Verification:
+    """Authenticate every chunk, check the journal chain, and compare the custodian's recorded journal head
+    with this installation's entry at that sequence (a mismatch means the copies diverged)."""
+    plan = _plan(custodian, lg_code, keys, None)
+    recorded = (custodian.heads(lg_code) or {}).get("journal") or {}
+    seq = int(recorded.get("seq", plan.manifest["head"]["seq"]))
+    with read_session(engine) as session:
+        local_seq, _ = journal.head(session, lg_code)
+        ours = session.scalar(
+            select(journal.JournalEntry.entry_hash).where(
+                journal.JournalEntry.lg_code == lg_code, journal.JournalEntry.seq == seq
+            )
+        )
+    theirs = recorded.get("hash", plan.manifest["head"]["hash"])
+    newest = plan.entries[-1]["entry_hash"] if plan.entries else plan.manifest["head"]["hash"]
+    match = (seq == 0 or ours == theirs) and theirs == newest
+    return Verification(plan.chunks, seq, local_seq, match)
+
+
+@dataclass(frozen=True)
 class DrillReport:
     """A restore drill: the restore, what the custodian lacked (RPO) and how long it took (RTO)."""
 
@@ -361,4 +392,12 @@ def drill(engine: Engine, custodian: Custodian, lg_code: str, keys: dict[str, by
     return DrillReport(report, head - report.journal_seq, rpo_seconds, report.seconds)
 
 
-__all__ = ["DrillReport", "RestoreRefused", "RestoreReport", "drill", "restore"]
+__all__ = [
+    "DrillReport",
+    "RestoreRefused",
+    "RestoreReport",
+    "Verification",
+    "drill",
+    "restore",
+    "verify_custodian",
+]

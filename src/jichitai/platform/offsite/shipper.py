@@ -20,8 +20,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from jichitai.platform.db import LG_CODE, Base, UnitOfWork, read_session, utcnow
 from jichitai.platform.offsite import journal
-from jichitai.platform.offsite.custodian import Custodian, DirectoryCustodian, parse_chunk_id
+from jichitai.platform.offsite.custodian import Custodian, parse_chunk_id
+from jichitai.platform.offsite.drills import DrillState, OffsiteDrill, drill_state, due, run_drill
+from jichitai.platform.offsite.drills import record as record_drill
 from jichitai.platform.offsite.envelope import seal
+from jichitai.platform.offsite.http_custodian import close, open_custodian
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.snapshot import PART_ROWS, dump, header, ship_snapshot
 from jichitai.platform.offsite.snapshot import municipal_tables as municipal_tables  # re-exported
@@ -47,7 +50,7 @@ class OffsiteCustodian(Base):
 
 
 def add_custodian(uow: UnitOfWork, lg_code: str, location: str) -> OffsiteCustodian:
-    """Register a directory custodian for a town (idempotent)."""
+    """Register a custodian (a directory, or a partner's URL) for a town (idempotent)."""
     get_municipality(uow.session, lg_code)
     row = uow.session.get(OffsiteCustodian, (lg_code, location))
     if row is None:
@@ -223,11 +226,18 @@ def ship_all(
     results: list[ShipResult | str] = []
     for code, location in targets:
         try:
+            custodian = open_custodian(location, code, keys.root.parent)
+        except Exception as exc:  # e.g. the partner's custody token is missing
+            message = f"{type(exc).__name__}: {exc}"
+            _record(engine, code, location, shipped=None, error=message)
+            results.append(f"{code} {location}: {message}")
+            continue
+        try:
             result = ship_town(
                 engine,
                 keys,
                 code,
-                DirectoryCustodian(location),
+                custodian,
                 snapshot_every=snapshot_every,
                 force_snapshot=force_snapshot,
                 keep_snapshots=keep_snapshots,
@@ -238,6 +248,8 @@ def ship_all(
             _record(engine, code, location, shipped=None, error=message)
             results.append(f"{code} {location}: {message}")
             continue
+        finally:
+            close(custodian)
         _record(engine, code, location, shipped=result.shipped_seq, error=None)
         results.append(result)
     return results
@@ -254,6 +266,12 @@ class CustodianStatus:
     shipped_at: dt.datetime | None
     last_error: str | None
     alert: bool
+    drill: DrillState | None = None
+
+    @property
+    def drill_alert(self) -> bool:
+        """True when no restore drill from this custodian succeeded recently enough, or the last failed."""
+        return self.drill is not None and self.drill.overdue
 
     @property
     def unshipped(self) -> int:
@@ -267,9 +285,15 @@ def _aware(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
-def status(engine: Engine, *, alert_after: dt.timedelta, lg_code: str | None = None) -> list[CustodianStatus]:
+def status(
+    engine: Engine,
+    *,
+    alert_after: dt.timedelta,
+    lg_code: str | None = None,
+    drill_max_age: dt.timedelta | None = None,
+) -> list[CustodianStatus]:
     """Each custodian's lag; ``alert`` when it has not taken a chunk for longer than ``alert_after``
-    while the journal has entries it lacks."""
+    while the journal has entries it lacks. With ``drill_max_age``, also whether its drills are current."""
     now = utcnow()
     out = []
     with read_session(engine) as session:
@@ -289,6 +313,9 @@ def status(engine: Engine, *, alert_after: dt.timedelta, lg_code: str | None = N
                     _aware(row.shipped_at),
                     row.last_error,
                     behind and now - since > alert_after,
+                    None
+                    if drill_max_age is None
+                    else drill_state(session, row.lg_code, row.location, row.created_at, drill_max_age),
                 )
             )
     return out
@@ -316,14 +343,51 @@ def rotate_town_key(keys: KeyStore, lg_code: str, custodians: list[Custodian]) -
     return new_id, count
 
 
-class Shipper:
-    """A daemon thread running :func:`ship_all` every ``interval_seconds`` (0 disables it)."""
+def run_due_drills(engine: Engine, keys: KeyStore, interval: dt.timedelta) -> int:
+    """Drill every custodian whose last drill is older than ``interval``; the number run."""
+    with read_session(engine) as session:
+        targets = [
+            (row.lg_code, row.location)
+            for row in session.scalars(select(OffsiteCustodian).where(OffsiteCustodian.shipped_seq > 0))
+            if due(session, row.lg_code, row.location, interval)
+        ]
+    for code, location in targets:
+        run_drill_at(engine, keys, code, location)
+    return len(targets)
 
-    def __init__(self, engine: Engine, keys: KeyStore, interval_seconds: float, snapshot_every: int) -> None:
+
+def run_drill_at(engine: Engine, keys: KeyStore, lg_code: str, location: str) -> OffsiteDrill:
+    """Drill one town from one registered custodian and record the outcome (never raises for it)."""
+    try:
+        custodian = open_custodian(location, lg_code, keys.root.parent)
+    except Exception as exc:  # e.g. the partner's custody token is missing
+        return record_drill(engine, lg_code, location, utcnow(), None, f"{type(exc).__name__}: {exc}")
+    try:
+        return run_drill(engine, keys, lg_code, location, custodian)
+    finally:
+        close(custodian)
+
+
+class Shipper:
+    """A daemon thread running :func:`ship_all` every ``interval_seconds`` (0 disables it), and the
+    scheduled restore drills every ``drill_interval_seconds`` (0 leaves them to a timer)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        keys: KeyStore,
+        interval_seconds: float,
+        snapshot_every: int,
+        *,
+        keep_snapshots: int = 3,
+        drill_interval_seconds: float = 0,
+    ) -> None:
         self.engine = engine
         self.keys = keys
         self.interval_seconds = interval_seconds
         self.snapshot_every = snapshot_every
+        self.keep_snapshots = keep_snapshots
+        self.drill_interval_seconds = drill_interval_seconds
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -345,9 +409,19 @@ class Shipper:
     def run_once(self) -> None:
         """One pass; errors are logged, never raised."""
         try:
-            ship_all(self.engine, self.keys, snapshot_every=self.snapshot_every)
+            ship_all(
+                self.engine,
+                self.keys,
+                snapshot_every=self.snapshot_every,
+                keep_snapshots=self.keep_snapshots,
+            )
         except Exception:
             log.exception("offsite shipping pass failed")
+        if self.drill_interval_seconds > 0:
+            try:
+                run_due_drills(self.engine, self.keys, dt.timedelta(seconds=self.drill_interval_seconds))
+            except Exception:
+                log.exception("scheduled restore drills failed")
 
     def _run(self) -> None:
         while not self._stopping.wait(self.interval_seconds):

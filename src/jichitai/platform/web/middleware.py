@@ -59,6 +59,9 @@ class RequestIdMiddleware:
 
 
 MAX_BODY = 1024 * 1024
+CUSTODY_PATH = "/api/v1/custody/"
+CUSTODY_MAX_BODY = 64 * 1024 * 1024
+"""Chunks deposited by another town (a snapshot part is a few MB; this leaves room for large rows)."""
 """Largest request body accepted; registry requests are a few kilobytes."""
 
 
@@ -100,14 +103,14 @@ class InputGuardMiddleware:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > MAX_BODY:
+            if size > (CUSTODY_MAX_BODY if scope["path"].startswith(CUSTODY_PATH) else MAX_BODY):
                 await _refuse(send, 413, "payload_too_large", "送信データが大きすぎます。")
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body:
-            content_type = dict(scope["headers"]).get(b"content-type", b"")
+        content_type = dict(scope["headers"]).get(b"content-type", b"")
+        if body and not content_type.startswith(b"application/octet-stream"):
             try:
                 parsed = json.loads(body)
             except ValueError:

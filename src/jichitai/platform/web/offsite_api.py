@@ -1,7 +1,8 @@
 """The off-site copy as a town's administrator sees it: ``GET …/offsite/status`` (``admin:user:manage``).
 
-Lists the town's custodians, how many journal entries each lacks and whether the unreachable-custodian
-alert is raised (``JICHITAI_OFFSITE_ALERT_AFTER``). Holds no personal data, so reading it is not audited.
+Lists the town's custodians, how many journal entries each lacks, whether the unreachable-custodian
+alert is raised (``JICHITAI_OFFSITE_ALERT_AFTER``) and whether restore drills from it are current
+(``JICHITAI_OFFSITE_DRILL_MAX_AGE``). Holds no personal data, so reading it is not audited.
 """
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ class CustodianOut(BaseModel):
     shipped_at: dt.datetime | None
     last_error: str | None
     alert: bool = Field(description="保管先が閾値を超えて到達不能")
+    last_drill_at: dt.datetime | None = Field(description="最後の復元訓練")
+    last_good_drill_at: dt.datetime | None = Field(description="最後に成功した復元訓練")
+    drill_error: str | None = Field(description="最後の復元訓練が失敗した理由")
+    drill_alert: bool = Field(description="復元訓練が期限切れまたは失敗")
 
 
 class OffsiteStatusOut(BaseModel):
-    """The town's custodians; ``alert`` when any of them raises it."""
+    """The town's custodians; ``alert`` when any of them is unreachable or its drills are overdue/failed."""
 
     alert: bool
     custodians: list[CustodianOut]
@@ -49,7 +54,8 @@ def offsite_status(lg_code: str, request: Request, _admin: Admin) -> OffsiteStat
     with read_session(engine) as session:
         tenant = get_tenant(session, lg_code)
     after = dt.timedelta(seconds=request.app.state.offsite_alert_after)
-    rows = status(engine, alert_after=after, lg_code=tenant.lg_code)
+    max_age = dt.timedelta(seconds=request.app.state.offsite_drill_max_age)
+    rows = status(engine, alert_after=after, lg_code=tenant.lg_code, drill_max_age=max_age)
     items = [
         CustodianOut(
             location=r.location,
@@ -59,7 +65,11 @@ def offsite_status(lg_code: str, request: Request, _admin: Admin) -> OffsiteStat
             shipped_at=r.shipped_at,
             last_error=r.last_error,
             alert=r.alert,
+            last_drill_at=r.drill.last_at if r.drill else None,
+            last_good_drill_at=r.drill.last_ok_at if r.drill else None,
+            drill_error=r.drill.last_error if r.drill else None,
+            drill_alert=r.drill_alert,
         )
         for r in rows
     ]
-    return OffsiteStatusOut(alert=any(i.alert for i in items), custodians=items)
+    return OffsiteStatusOut(alert=any(i.alert or i.drill_alert for i in items), custodians=items)
