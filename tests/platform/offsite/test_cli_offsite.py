@@ -93,3 +93,41 @@ def test_the_town_administrator_sees_the_alert(
     assert client.get(path).status_code == 403  # a registry clerk is not an administrator
     other = client.get(f"/api/v1/municipalities/{TOWN_B.lg_code}/offsite/status", headers=staff("admin"))
     assert other.status_code in (403, 404)
+
+
+def test_verify_scheduled_drills_and_custody_grants_from_the_command_line(tmp_path: Path) -> None:
+    custodian = tmp_path / "custodian"
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    assert run(tmp_path, *ADD_OTSUCHI).returncode == 0
+    assert run(tmp_path, "offsite", "keys", "init").returncode == 0
+    add = ("offsite", "custodian", "add", "--municipality", "034614")
+    assert run(tmp_path, *add, "--dir", str(custodian)).returncode == 0
+    assert run(tmp_path, "offsite", "ship").returncode == 0
+    verified = run(tmp_path, "offsite", "verify", "--municipality", "034614", "--from", str(custodian))
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "一致" in verified.stdout
+    drilled = run(tmp_path, "offsite", "drill")  # every registered custodian, recorded (the weekly timer)
+    assert drilled.returncode == 0, drilled.stdout + drilled.stderr
+    assert "OK 034614" in drilled.stdout
+    state = run(tmp_path, "offsite", "status")
+    assert state.returncode == 0, state.stdout
+    assert "復元訓練: 最終成功 20" in state.stdout
+    bad_time = run(
+        tmp_path, "offsite", "restore", "--municipality", "034614", "--from", str(custodian),
+        "--until-time", "昨日", "--database-url", f"sqlite:///{tmp_path / 'x.db'}",
+    )  # fmt: skip
+    assert bad_time.returncode == 2
+    assert "ISO 8601" in bad_time.stdout
+    no_token = run(tmp_path, *add, "--url", "https://partner.example.jp")
+    assert no_token.returncode == 2
+    assert "--token-file" in no_token.stdout
+    granted = run(tmp_path, "custody", "grant", "--municipality", "046060", "--label", "宮城県石巻市")
+    assert granted.returncode == 0, granted.stdout + granted.stderr
+    assert "jcus_" in granted.stdout
+    listed = run(tmp_path, "custody", "list")
+    assert "046060 宮城県石巻市 (有効)" in listed.stdout
+    assert run(tmp_path, "custody", "revoke", "--municipality", "046060").returncode == 0
+    again = run(tmp_path, "custody", "revoke", "--municipality", "046060")
+    assert again.returncode == 2
+    assert "許可していません" in again.stdout
+    assert "取消済み" in run(tmp_path, "custody", "list").stdout

@@ -68,8 +68,11 @@ def revoke(uow: UnitOfWork, lg_code: str) -> None:
 
 
 def grants(session: Session) -> list[CustodyGrant]:
-    """Every grant, by depositor."""
-    return list(session.scalars(select(CustodyGrant).order_by(CustodyGrant.depositor)))
+    """Every grant, by depositor (detached, so they outlive the read session)."""
+    rows = list(session.scalars(select(CustodyGrant).order_by(CustodyGrant.depositor)))
+    for row in rows:
+        session.expunge(row)
+    return rows
 
 
 def check_token(session: Session, lg_code: str, token: str | None) -> None:

@@ -72,6 +72,7 @@ def record(
             row.rto_seconds = result.rto_seconds
         uow.session.add(row)
         uow.commit()
+        uow.session.expunge(row)  # handed back after the session ends: keep its loaded values
         return row
 
 
@@ -149,8 +150,8 @@ def due(session: Session, lg_code: str, location: str, interval: dt.timedelta) -
 
 
 def drills(session: Session, lg_code: str, limit: int = 20) -> list[OffsiteDrill]:
-    """The town's latest drills, newest first."""
-    return list(
+    """The town's latest drills, newest first (detached, so they outlive the read session)."""
+    rows = list(
         session.scalars(
             select(OffsiteDrill)
             .where(OffsiteDrill.lg_code == lg_code)
@@ -158,6 +159,9 @@ def drills(session: Session, lg_code: str, limit: int = 20) -> list[OffsiteDrill
             .limit(limit)
         )
     )
+    for row in rows:
+        session.expunge(row)
+    return rows
 
 
 __all__ = ["DrillState", "OffsiteDrill", "drill_state", "drills", "due", "run_drill"]

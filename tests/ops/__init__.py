@@ -1,0 +1,1 @@
+"""Tests of the operations scripts (scripts/pg/) against PostgreSQL clusters the tests start themselves."""
