@@ -22,7 +22,8 @@ from jichitai.platform.offsite.shipper import (
 )
 from jichitai.platform.tenancy import Tenant
 
-from ...conftest import TOWN_A, StaffHeaders
+from ...conftest import TOWN_A, StaffHeaders, make_staff
+from ...ui import browser, sign_in
 from .test_journal_shipping import _make_history
 
 WEEK = dt.timedelta(days=7)
@@ -104,3 +105,25 @@ def test_the_town_administrator_sees_an_overdue_drill(
     assert body["alert"] is True
     assert body["custodians"][0]["drill_alert"] is True
     assert body["custodians"][0]["last_good_drill_at"] is None
+
+
+def test_the_administrator_home_screen_shows_the_off_site_alerts(
+    client: TestClient, engine: Engine, keys: KeyStore, tmp_path: Path
+) -> None:
+    make_staff(engine, TOWN_A, "boss", ["admin"])
+    make_staff(engine, TOWN_A, "clerk", ["registry_clerk"])
+    admin = browser(client)
+    home = sign_in(admin, "boss", purpose="administration")
+    assert home.status_code == 200, home.text
+    assert "副本の保管先が登録されていません" in home.text
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a directory")
+    with UnitOfWork(engine) as uow:
+        add_custodian(uow, TOWN_A.lg_code, str(blocked))
+    ship_all(engine, keys, lg_code=TOWN_A.lg_code)
+    client.app.state.offsite_alert_after = 0  # type: ignore[attr-defined]
+    again = admin.get(f"/ui/{TOWN_A.lg_code}/")
+    assert "件の変更が届いていません" in again.text
+    assert "副本 (遠隔地の複製) の警告" in again.text
+    clerk = browser(client)
+    assert "副本" not in sign_in(clerk, "clerk").text  # only administrators are told

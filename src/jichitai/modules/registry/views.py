@@ -31,6 +31,7 @@ from jichitai.platform.db import UnitOfWork
 from jichitai.platform.jp import Era, JpValueError, format_wareki, parse_date
 from jichitai.platform.tenancy import Tenant, get_municipality, get_tenant
 from jichitai.platform.web.auth import Principal
+from jichitai.platform.web.offsite_api import alert_messages
 from jichitai.platform.web.pages import page_access
 from jichitai.platform.web.templating import add_templates, render
 
@@ -74,11 +75,20 @@ def home(request: Request, lg_code: str, principal: Signed) -> Response:
     """The town's home page: the search box first, then the forms that start from no person.
 
     Staff whose roles read no resident (管理者, 監査) get a page saying where their work is instead of a 403.
+    Administrators also see the off-site copy's alerts here (an unreachable custodian, an overdue drill).
     """
+    offsite = alert_messages(request, lg_code) if principal.has("admin:user:manage") else []
     return render(
         request,
         "registry/home.html",
-        {"lg": lg_code, "values": {}, "errors": {}, "forms": EVENT_FORMS, **abilities(principal)},
+        {
+            "lg": lg_code,
+            "values": {},
+            "errors": {},
+            "forms": EVENT_FORMS,
+            "offsite_alerts": offsite,
+            **abilities(principal),
+        },
     )
 
 

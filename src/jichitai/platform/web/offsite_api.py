@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
+from jichitai.platform.clock import JST
 from jichitai.platform.db import read_session
 from jichitai.platform.offsite.shipper import status
 from jichitai.platform.tenancy import get_tenant
@@ -73,3 +74,31 @@ def offsite_status(lg_code: str, request: Request, _admin: Admin) -> OffsiteStat
         for r in rows
     ]
     return OffsiteStatusOut(alert=any(i.alert or i.drill_alert for i in items), custodians=items)
+
+
+def alert_messages(request: Request, lg_code: str) -> list[str]:
+    """What the town's administrator should be told on the home screen (Japanese, one line each)."""
+    engine: Engine = request.app.state.engine
+    rows = status(
+        engine,
+        alert_after=dt.timedelta(seconds=request.app.state.offsite_alert_after),
+        lg_code=lg_code,
+        drill_max_age=dt.timedelta(seconds=request.app.state.offsite_drill_max_age),
+    )
+    if not rows:
+        return ["副本の保管先が登録されていません。運用担当に登録を依頼してください。"]
+    messages = []
+    for row in rows:
+        if row.alert:
+            since = row.shipped_at.astimezone(JST).strftime("%Y-%m-%d %H:%M") if row.shipped_at else "未送付"
+            messages.append(
+                f"保管先 {row.location} に {row.unshipped} 件の変更が届いていません (最終送付 {since})。"
+            )
+        if row.drill_alert:
+            reason = (
+                f"直近の訓練が失敗: {row.drill.last_error}"
+                if row.drill and row.drill.last_error
+                else "期限切れ"
+            )
+            messages.append(f"保管先 {row.location} からの復元訓練が必要です ({reason})。")
+    return messages
