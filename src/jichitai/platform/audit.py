@@ -135,8 +135,14 @@ def append_entries(session: Session, tenant: Tenant, entries: Sequence[Entry]) -
     if not entries:
         return []
     numbers = next_numbers(session, tenant, SEQUENCE, len(entries))
-    previous = session.get(AuditEntry, (tenant.lg_code, numbers[0] - 1)) if numbers[0] > 1 else None
-    prev_hash = previous.entry_hash if previous is not None else GENESIS
+    previous = None
+    if numbers[0] > 1:  # only the hash: loading the whole previous entry would parse its details for nothing
+        previous = session.scalar(
+            select(AuditEntry.entry_hash).where(
+                AuditEntry.lg_code == tenant.lg_code, AuditEntry.seq == numbers[0] - 1
+            )
+        )
+    prev_hash = previous if previous is not None else GENESIS
     now = utcnow()
     rows = []
     for seq, item in zip(numbers, entries, strict=True):

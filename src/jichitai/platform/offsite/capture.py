@@ -203,10 +203,10 @@ def write_entry(
         gone = [key for key in gone if tuple(key) not in found]
         if gone:
             deletes[table.name] = gone
-    # The counter row of the journal itself moves in append(); read the counters after it.
-    entry = journal.append(session, tenant, "changes", {})
-    entry.payload = {"upsert": upserts, "delete": deletes, "counters": counters(session, tenant)}
-    entry.entry_hash = journal.entry_digest(
-        entry.lg_code, entry.seq, entry.recorded_at, entry.kind, entry.payload, entry.prev_hash
+    # The counter row of the journal itself moves in append(); the counters are read after it.
+    return journal.append(
+        session,
+        tenant,
+        "changes",
+        lambda _seq: {"upsert": upserts, "delete": deletes, "counters": counters(session, tenant)},
     )
-    return entry

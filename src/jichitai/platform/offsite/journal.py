@@ -12,6 +12,7 @@ import decimal
 import enum
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import JSON, Column, ForeignKeyConstraint, Integer, String, select
@@ -93,15 +94,28 @@ def dict_digest(item: dict[str, Any]) -> str:
     )
 
 
-def append(session: Session, tenant: Tenant, kind: str, payload: dict[str, Any]) -> JournalEntry:
-    """Append an entry to the town's journal inside the caller's transaction."""
+def append(
+    session: Session, tenant: Tenant, kind: str, payload: Callable[[int], dict[str, Any]]
+) -> JournalEntry:
+    """Append an entry to the town's journal inside the caller's transaction.
+
+    ``payload`` is called with the entry's sequence number once the journal counter's row lock is held (so
+    what it reads — the town's counters — is ordered like the entries), and the row is inserted once, whole.
+    """
     seq = next_numbers(session, tenant, SEQUENCE)[0]
-    previous = session.get(JournalEntry, (tenant.lg_code, seq - 1)) if seq > 1 else None
-    prev_hash = previous.entry_hash if previous is not None else GENESIS
+    prev_hash = GENESIS
+    if seq > 1:  # only the hash: loading the previous entry would parse its whole payload for nothing
+        found = session.scalar(
+            select(JournalEntry.entry_hash).where(
+                JournalEntry.lg_code == tenant.lg_code, JournalEntry.seq == seq - 1
+            )
+        )
+        prev_hash = found if found is not None else GENESIS
+    body = payload(seq)
     now = utcnow()
-    entry = JournalEntry(lg_code=tenant.lg_code, seq=seq, recorded_at=now, kind=kind, payload=payload)
+    entry = JournalEntry(lg_code=tenant.lg_code, seq=seq, recorded_at=now, kind=kind, payload=body)
     entry.prev_hash = prev_hash
-    entry.entry_hash = entry_digest(tenant.lg_code, seq, now, kind, payload, prev_hash)
+    entry.entry_hash = entry_digest(tenant.lg_code, seq, now, kind, body, prev_hash)
     session.add(entry)
     return entry
 
@@ -114,12 +128,12 @@ def require_snapshot(session: Session, tenant: Tenant, reason: str) -> JournalEn
     """
     from jichitai.platform.offsite.capture import counters
 
-    entry = append(session, tenant, SNAPSHOT_REQUIRED, {})
-    entry.payload = {"reason": reason, "counters": counters(session, tenant)}
-    entry.entry_hash = entry_digest(
-        entry.lg_code, entry.seq, entry.recorded_at, entry.kind, entry.payload, entry.prev_hash
+    return append(
+        session,
+        tenant,
+        SNAPSHOT_REQUIRED,
+        lambda _seq: {"reason": reason, "counters": counters(session, tenant)},
     )
-    return entry
 
 
 def head(session: Session, lg_code: str) -> tuple[int, str]:
