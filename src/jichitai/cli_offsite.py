@@ -173,6 +173,8 @@ def offsite_ship(
         if isinstance(result, str):
             failed = True
             console.print(f"[red]{result}[/red]")
+        elif result.busy:
+            console.print(f"{result.lg_code} → {result.custodian}: 他の送付処理が実行中のため省略しました")
         else:
             console.print(
                 f"{result.lg_code} → {result.custodian}: {result.chunks} チャンク, {result.entries} 件"

@@ -7,16 +7,23 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 
 from jichitai.modules.registry.bulk import load_population
-from jichitai.platform.db import make_engine
+from jichitai.platform.db import UnitOfWork, make_engine
 from jichitai.platform.offsite.custodian import DirectoryCustodian, parse_chunk_id
 from jichitai.platform.offsite.envelope import ChunkCorrupt
 from jichitai.platform.offsite.journal import JournalEntry
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.restore import RestoreRefused, restore
-from jichitai.platform.offsite.shipper import ship_town
+from jichitai.platform.offsite.shipper import (
+    OffsiteCustodian,
+    ShipResult,
+    _lease,
+    add_custodian,
+    ship_all,
+    ship_town,
+)
 from jichitai.platform.tenancy import Municipality, Tenant
 
 from .test_journal_shipping import _all_rows, _make_history, journal
@@ -217,3 +224,28 @@ def test_restore_until_a_time_stops_at_the_last_change_before_it(
             dict([keys.town(town_a.lg_code)]),
             until_time=moment - dt.timedelta(days=3650),
         )
+
+
+def test_one_shipper_at_a_time_per_custodian(
+    engine: Engine, towns: tuple[Tenant, Tenant], keys: KeyStore, custodian: DirectoryCustodian
+) -> None:
+    """Server workers and a cron pass must not ship the same snapshot twice at once (same part ids)."""
+    town_a, _ = towns
+    with UnitOfWork(engine) as uow:
+        add_custodian(uow, town_a.lg_code, str(custodian.root))
+    assert _lease(engine, town_a.lg_code, str(custodian.root), "another-worker")
+    (busy,) = ship_all(engine, keys, lg_code=town_a.lg_code)
+    assert isinstance(busy, ShipResult)
+    assert busy.busy
+    assert custodian.list(town_a.lg_code) == []
+    with engine.begin() as conn:  # the other worker died an hour ago: its lease has run out
+        conn.execute(
+            update(OffsiteCustodian)
+            .where(OffsiteCustodian.lg_code == town_a.lg_code)
+            .values(lease_until=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
+    (done,) = ship_all(engine, keys, lg_code=town_a.lg_code)
+    assert isinstance(done, ShipResult)
+    assert not done.busy
+    assert done.snapshot
+    assert _lease(engine, town_a.lg_code, str(custodian.root), "next")  # released after the pass

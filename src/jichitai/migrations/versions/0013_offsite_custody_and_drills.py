@@ -1,4 +1,5 @@
-"""Custody grants (this installation holding other towns' copies) and the record of restore drills.
+"""Custody grants (this installation holding other towns' copies), the record of restore drills, and the
+shipping lease on each custodian.
 
 ``custody_grant`` is installation-level (the depositor is not a tenant here); ``offsite_drill`` is
 municipal, so it gets the tenant row-level-security policy on PostgreSQL.
@@ -51,10 +52,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("lg_code", "drill_no", name=op.f("pk_offsite_drill")),
     )
     enable_tenant_policy("offsite_drill")
+    op.add_column("offsite_custodian", sa.Column("lease_owner", sa.String(length=40), nullable=True))
+    op.add_column("offsite_custodian", sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
     """Revert."""
+    with op.batch_alter_table("offsite_custodian") as batch:
+        batch.drop_column("lease_until")
+        batch.drop_column("lease_owner")
     disable_tenant_policy("offsite_drill")
     op.drop_table("offsite_drill")
     op.drop_table("custody_grant")

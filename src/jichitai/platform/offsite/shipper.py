@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKeyConstraint, Integer, String, select
+from sqlalchemy import ForeignKeyConstraint, Integer, String, Table, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -45,6 +46,9 @@ class OffsiteCustodian(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     last_attempt_at: Mapped[dt.datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(String(500))
+    lease_owner: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[dt.datetime | None] = mapped_column()
+    """One shipper at a time per custodian (server workers, a cron ``offsite ship``): see :func:`_lease`."""
 
     __table_args__ = (ForeignKeyConstraint(["lg_code"], ["municipality.lg_code"]),)
 
@@ -93,6 +97,8 @@ class ShipResult:
     snapshot: bool = False
     shipped_seq: int = 0
     pruned: int = 0
+    busy: bool = False
+    """Another shipper held this custodian, so this pass left it alone."""
 
 
 def _put(
@@ -224,35 +230,87 @@ def ship_all(
             query = query.where(OffsiteCustodian.lg_code == lg_code)
         targets = list(session.execute(query.order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location)))
     results: list[ShipResult | str] = []
+    owner = uuid.uuid4().hex
     for code, location in targets:
-        try:
-            custodian = open_custodian(location, code, keys.root.parent)
-        except Exception as exc:  # e.g. the partner's custody token is missing
-            message = f"{type(exc).__name__}: {exc}"
-            _record(engine, code, location, shipped=None, error=message)
-            results.append(f"{code} {location}: {message}")
+        if not _lease(engine, code, location, owner):
+            results.append(ShipResult(code, location, busy=True))
             continue
         try:
-            result = ship_town(
-                engine,
-                keys,
-                code,
-                custodian,
-                snapshot_every=snapshot_every,
-                force_snapshot=force_snapshot,
-                keep_snapshots=keep_snapshots,
+            results.append(
+                _ship_one(engine, keys, code, location, snapshot_every, force_snapshot, keep_snapshots)
             )
-        except Exception as exc:  # an unreachable custodian must not stop the others
-            message = f"{type(exc).__name__}: {exc}"
-            log.warning("offsite shipping to a custodian failed", extra={"lg_code": code, "error": message})
-            _record(engine, code, location, shipped=None, error=message)
-            results.append(f"{code} {location}: {message}")
-            continue
         finally:
-            close(custodian)
-        _record(engine, code, location, shipped=result.shipped_seq, error=None)
-        results.append(result)
+            _release(engine, code, location, owner)
     return results
+
+
+LEASE = dt.timedelta(hours=1)
+"""How long a shipper may hold a custodian before another may take it over (a pass that died)."""
+
+
+def _lease(engine: Engine, lg_code: str, location: str, owner: str) -> bool:
+    """Take the custodian for this pass, unless another shipper holds it (one atomic conditional UPDATE)."""
+    table = OffsiteCustodian.__table__
+    assert isinstance(table, Table)
+    now = utcnow()
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(table)
+            .where(
+                table.c.lg_code == lg_code,
+                table.c.location == location,
+                or_(table.c.lease_until.is_(None), table.c.lease_until < now),
+            )
+            .values(lease_owner=owner, lease_until=now + LEASE)
+        )
+        return taken.rowcount == 1
+
+
+def _release(engine: Engine, lg_code: str, location: str, owner: str) -> None:
+    table = OffsiteCustodian.__table__
+    assert isinstance(table, Table)
+    with engine.begin() as conn:
+        conn.execute(
+            update(table)
+            .where(table.c.lg_code == lg_code, table.c.location == location, table.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+        )
+
+
+def _ship_one(
+    engine: Engine,
+    keys: KeyStore,
+    code: str,
+    location: str,
+    snapshot_every: int,
+    force_snapshot: bool,
+    keep_snapshots: int,
+) -> ShipResult | str:
+    try:
+        custodian = open_custodian(location, code, keys.root.parent)
+    except Exception as exc:  # e.g. the partner's custody token is missing
+        message = f"{type(exc).__name__}: {exc}"
+        _record(engine, code, location, shipped=None, error=message)
+        return f"{code} {location}: {message}"
+    try:
+        result = ship_town(
+            engine,
+            keys,
+            code,
+            custodian,
+            snapshot_every=snapshot_every,
+            force_snapshot=force_snapshot,
+            keep_snapshots=keep_snapshots,
+        )
+    except Exception as exc:  # an unreachable custodian must not stop the others
+        message = f"{type(exc).__name__}: {exc}"
+        log.warning("offsite shipping to a custodian failed", extra={"lg_code": code, "error": message})
+        _record(engine, code, location, shipped=None, error=message)
+        return f"{code} {location}: {message}"
+    finally:
+        close(custodian)
+    _record(engine, code, location, shipped=result.shipped_seq, error=None)
+    return result
 
 
 @dataclass(frozen=True)
