@@ -20,7 +20,7 @@ from jichitai.modules.registry.models import Event, Person
 from jichitai.platform.audit import AuditEntry
 from jichitai.platform.db import make_engine
 from jichitai.platform.errors import Conflict
-from jichitai.platform.offsite import capture
+from jichitai.platform.offsite import bulk_rows, capture
 from jichitai.platform.offsite.custodian import DirectoryCustodian
 from jichitai.platform.offsite.envelope import ChunkCorrupt
 from jichitai.platform.offsite.journal import GENESIS, JournalEntry, dict_digest, entry_to_dict, to_json
@@ -317,6 +317,7 @@ def test_site_loss_drill_restores_into_a_fresh_postgresql(
     fresh_pg_url: str,
 ) -> None:
     town_a, _ = towns
+    load_population(engine, town_a, 12, 3, actor="test")
     _make_history(engine, town_a, 3)
     ship_town(engine, keys, town_a.lg_code, custodian, batch=2)
     expected = _counts(engine, town_a)
@@ -327,6 +328,30 @@ def test_site_loss_drill_restores_into_a_fresh_postgresql(
     fresh = make_engine(fresh_pg_url)
     try:
         assert _counts(fresh, town_a) == expected
+        assert _all_rows(fresh, town_a) == _all_rows(engine, town_a)  # COPY path: every column survives
+    finally:
+        fresh.dispose()
+
+
+def test_restore_without_copy_rights_inserts_the_same_rows(
+    engine: Engine,
+    towns: tuple[Tenant, Tenant],
+    keys: KeyStore,
+    custodian: DirectoryCustodian,
+    fresh_pg_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A role under row-level security may not COPY FROM: the restore falls back to ordinary inserts."""
+    town_a, _ = towns
+    load_population(engine, town_a, 8, 5, actor="test")
+    ship_town(engine, keys, town_a.lg_code, custodian)
+    monkeypatch.setattr(bulk_rows, "_may_copy", lambda _conn: False)
+    report = restore(fresh_pg_url, custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)]))
+    assert report.audit is not None
+    assert report.audit.ok
+    fresh = make_engine(fresh_pg_url)
+    try:
+        assert _all_rows(fresh, town_a) == _all_rows(engine, town_a)
     finally:
         fresh.dispose()
 

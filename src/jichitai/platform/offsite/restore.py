@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, select, tuple_
+from sqlalchemy import Connection, Engine, Table, delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -24,9 +24,10 @@ from jichitai.platform.audit import AuditEntry, Verdict, verify_chain
 from jichitai.platform.db import make_engine, read_session
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.offsite import journal
+from jichitai.platform.offsite.bulk_rows import insert_rows
 from jichitai.platform.offsite.custodian import Custodian, parse_chunk_id
 from jichitai.platform.offsite.envelope import ChunkCorrupt, authenticate, open_chunk, read_header
-from jichitai.platform.offsite.snapshot import converter, municipal_tables
+from jichitai.platform.offsite.snapshot import municipal_tables
 from jichitai.platform.tenancy import Municipality, Tenant, TenantSequence
 
 
@@ -241,19 +242,12 @@ def _counters(conn: Connection, lg_code: str, values: dict[str, int]) -> None:
 
 
 def _insert_part(conn: Connection, tables: dict[str, Table], body: dict[str, Any], cid: str) -> int:
-    """Insert one snapshot part's rows (a fresh town: plain inserts, converters chosen once per column)."""
+    """Insert one snapshot part's rows (a fresh town: plain bulk inserts)."""
     table = tables.get(body["table"])
     if table is None:
         raise RestoreRefused(f"chunk {cid}: table {body['table']} is unknown to this version")
-    names = [name for name in body["columns"] if name in table.c]
-    index = [body["columns"].index(name) for name in names]
-    convert = [converter(table.c[name]) for name in names]
-    rows = [
-        {name: fn(row[i]) for name, i, fn in zip(names, index, convert, strict=True)} for row in body["rows"]
-    ]
-    if rows:
-        conn.execute(insert(table), rows)
-    return len(rows)
+    insert_rows(conn, table, body["columns"], body["rows"])
+    return len(body["rows"])
 
 
 def _apply(conn: Connection, custodian: Custodian, lg_code: str, keys: dict[str, bytes], plan: Plan) -> None:

@@ -12,21 +12,20 @@ streamed with ``yield_per`` and sealed part by part.
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 import hashlib
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table, select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from jichitai.platform.db import Base, utcnow
 from jichitai.platform.offsite import journal
+from jichitai.platform.offsite.bulk_rows import encode_rows, encoders
 from jichitai.platform.offsite.capture import counters, is_municipal
 from jichitai.platform.offsite.custodian import Custodian, chunk_id
 from jichitai.platform.offsite.envelope import seal
@@ -114,8 +113,9 @@ def ship_snapshot(
             columns = [c.name for c in table.columns]
             query = select(table).where(table.c.lg_code == lg_code).order_by(*table.primary_key.columns)
             result = session.execute(query, execution_options={"yield_per": part_rows})
+            plan = encoders(table)
             for batch in result.partitions():
-                rows = [[journal.to_json(v) for v in row] for row in batch]
+                rows = encode_rows(batch, plan)
                 number = len(parts) + 1
                 pid = part_id(at, number)
                 sealed = seal(
@@ -148,30 +148,3 @@ def ship_snapshot(
     custodian.put(lg_code, sealed.chunk_id, sealed.blob, sealed.wraps)
     custodian.put_heads(lg_code, heads)
     return SnapshotShipped(at, len(parts), total, heads)
-
-
-Converter = Callable[[Any], Any]
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def converter(column: Column[Any]) -> Converter:
-    """The inverse of :func:`journal.to_json` for one column, chosen once per column (restore is hot)."""
-    enum_class = getattr(column.type, "enum_class", None)
-    if enum_class is not None:
-        return lambda v: None if v is None else enum_class(v)
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return _identity
-    if python_type is dt.datetime:
-        return lambda v: None if v is None else dt.datetime.fromisoformat(v)
-    if python_type is dt.date:
-        return lambda v: None if v is None else dt.date.fromisoformat(v)
-    if python_type is decimal.Decimal:
-        return lambda v: None if v is None else decimal.Decimal(v)
-    if python_type is bytes:
-        return lambda v: None if v is None else journal.from_json(column, v)
-    return _identity
