@@ -306,6 +306,9 @@ class EventClient(threading.Thread):
             "reason_detail": "実態調査による修正",
         }
 
+    def acknowledged(self, at: float, answer: dict[str, Any]) -> None:
+        """Called with the monotonic time of each 201 answer and its body (a hook for other benches)."""
+
     def run(self) -> None:
         makers = (self._relocation, self._birth, self._correction)
         with httpx.Client(
@@ -321,6 +324,7 @@ class EventClient(threading.Thread):
                 response = client.post(f"{BASE}/events", json=body)
                 elapsed = time.perf_counter() - started
                 if response.status_code == 201:
+                    self.acknowledged(time.monotonic(), response.json())
                     self.result.latencies.append(elapsed)
                     self.result.by_type[body["type"]] += 1
                     if body["type"] == "birth":

@@ -65,7 +65,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx2 as httpx
 import psycopg
 from sqlalchemy import Engine, Table, func, select, text
 
@@ -86,7 +85,7 @@ from _common import (
     sqlite_url,
     staff_headers,
 )
-from bench_events import BASE, EventClient, _free_port, _households, _seed, _start_server, _stop_server
+from bench_events import EventClient, _free_port, _households, _seed, _start_server, _stop_server
 from jichitai.modules.registry.bulk import load_population
 from jichitai.modules.registry.models import PersonRecord, ResidentStatus
 from jichitai.platform.db import UnitOfWork, read_session
@@ -261,29 +260,9 @@ class AckClient(EventClient):
         self.acks: list[tuple[float, int]] = []
         self.counter = run_no * 1_000_000  # a later run's 方書 never repeats an earlier one's (no_changes)
 
-    def run(self) -> None:
-        makers = (self._relocation, self._birth, self._correction)
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{self.port}", timeout=60, headers=self.headers
-        ) as client:
-            self.start_barrier.wait()
-            deadline = time.perf_counter() + self.seconds
-            while time.perf_counter() < deadline:
-                household = self.rng.choice(self.households)
-                body = makers[self.rng.randrange(3)](household)
-                started = time.perf_counter()
-                response = client.post(f"{BASE}/events", json=body)
-                acked = time.monotonic()
-                elapsed = time.perf_counter() - started
-                if response.status_code == 201:
-                    answer = response.json()
-                    self.acks.append((acked, int(answer["event_no"])))
-                    self.result.latencies.append(elapsed)
-                    self.result.by_type[body["type"]] += 1
-                    if body["type"] == "birth":
-                        household.members[answer["persons"][0]["atena_no"]] = True
-                    continue
-                self.result.errors.append(f"{body['type']}: {response.status_code} {response.text[:300]}")
+    def acknowledged(self, at: float, answer: dict[str, Any]) -> None:
+        """Note when the client had the answer and which event it was."""
+        self.acks.append((at, int(answer["event_no"])))
 
 
 class CustodianPoller(threading.Thread):
