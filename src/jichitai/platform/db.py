@@ -155,3 +155,20 @@ def read_session(engine: Engine) -> Iterator[Session]:
             yield session
         finally:
             session.rollback()
+
+
+def may_copy_from(conn: Connection) -> bool:
+    """True on PostgreSQL when this role may ``COPY … FROM`` into our tables: row-level security (forced on
+    every town table) refuses COPY FROM to a role it applies to, so only a superuser or a BYPASSRLS role may;
+    the others insert. Asked once per connection."""
+    if conn.dialect.name != "postgresql":
+        return False
+    cached = conn.info.get("jichitai_may_copy")
+    if cached is None:
+        cached = bool(
+            conn.exec_driver_sql(
+                "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            ).scalar()
+        )
+        conn.info["jichitai_may_copy"] = cached
+    return bool(cached)

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
-from jichitai.modules.registry import queries
+from jichitai.modules.registry import bulk, queries
 from jichitai.modules.registry.bulk import TABLES, load_population
 from jichitai.modules.registry.models import ENTITLEMENT_COLUMNS, PersonRecord
 from jichitai.modules.registry.rules import EVENT_KINDS, HEAD
@@ -362,3 +362,16 @@ def test_load_population_into_the_database(
         },
     )
     assert response.status_code == 201, response.text
+
+
+def test_load_population_without_copy_rights_inserts_the_same_rows(
+    engine: Engine, towns: tuple[Tenant, Tenant], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL role under row-level security may not COPY FROM: the loader inserts instead."""
+    town_a, _ = towns
+    monkeypatch.setattr(bulk, "may_copy_from", lambda _conn: False)
+    stats = load_population(engine, town_a, 300, 5, actor="test", today=TODAY)
+    assert count(engine, "registry_person", town_a.lg_code) == stats["persons"]
+    assert count(engine, "registry_event", town_a.lg_code) == stats["events"]
+    with read_session(engine) as session:
+        assert queries.count_residents(session, town_a) == 300

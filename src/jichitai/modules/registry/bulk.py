@@ -22,7 +22,7 @@ from sqlalchemy import Connection, Engine, Table
 from jichitai.modules.registry.models import Event, EventPerson, Household, Person, PersonRecord
 from jichitai.modules.registry.synthetic import Batch, capacity, generate
 from jichitai.platform.clock import today_jst
-from jichitai.platform.db import UnitOfWork
+from jichitai.platform.db import UnitOfWork, may_copy_from
 from jichitai.platform.offsite.journal import require_snapshot
 from jichitai.platform.tenancy import Tenant, get_municipality, next_numbers
 
@@ -43,8 +43,9 @@ _COLUMNS = {name: [c.name for c in table.columns] for name, table in TABLES.item
 
 
 def write_batch(conn: Connection, batch: Batch) -> None:
-    """Insert one batch, table by table in foreign-key order, inside the caller's transaction."""
-    if conn.dialect.name == "postgresql":
+    """Insert one batch, table by table in foreign-key order, inside the caller's transaction (COPY where the
+    role may, see :func:`may_copy_from`; plain inserts otherwise)."""
+    if may_copy_from(conn):
         _copy(conn, batch)
         return
     for name, rows in batch.tables():

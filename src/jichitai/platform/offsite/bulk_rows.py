@@ -15,8 +15,9 @@ import decimal
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, insert, text
+from sqlalchemy import Column, Connection, Table, insert
 
+from jichitai.platform.db import may_copy_from
 from jichitai.platform.offsite import journal
 
 Fn = Callable[[Any], Any]
@@ -89,16 +90,7 @@ def encode_rows(rows: Sequence[Sequence[Any]], plan: list[tuple[int, Fn]]) -> li
 
 
 def _may_copy(conn: Connection) -> bool:
-    """True when COPY FROM is allowed on our row-level-secured tables (superuser or BYPASSRLS role)."""
-    cached = conn.info.get("jichitai_may_copy")
-    if cached is None:
-        cached = bool(
-            conn.execute(
-                text("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
-            ).scalar()
-        )
-        conn.info["jichitai_may_copy"] = cached
-    return bool(cached)
+    return may_copy_from(conn)
 
 
 def _apply(rows: list[list[Any]], steps: list[tuple[int, Fn]]) -> None:
