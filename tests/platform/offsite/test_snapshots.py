@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, update
@@ -15,7 +16,7 @@ from jichitai.platform.offsite.custodian import DirectoryCustodian, parse_chunk_
 from jichitai.platform.offsite.envelope import ChunkCorrupt
 from jichitai.platform.offsite.journal import JournalEntry
 from jichitai.platform.offsite.keys import KeyStore
-from jichitai.platform.offsite.restore import RestoreRefused, restore
+from jichitai.platform.offsite.restore import RestoreRefused, restore, verify_custodian
 from jichitai.platform.offsite.shipper import (
     OffsiteCustodian,
     ShipResult,
@@ -249,3 +250,50 @@ def test_one_shipper_at_a_time_per_custodian(
     assert not done.busy
     assert done.snapshot
     assert _lease(engine, town_a.lg_code, str(custodian.root), "next")  # released after the pass
+
+
+def test_a_pass_that_died_before_writing_the_heads_is_repaired(
+    engine: Engine, towns: tuple[Tenant, Tenant], keys: KeyStore, tmp_path: Path
+) -> None:
+    """heads.json is written after each chunk: a crash between the two leaves it behind, never wrong after."""
+    town_a, _ = towns
+
+    class DiesBeforeHeads(DirectoryCustodian):
+        dying = False
+
+        def put_heads(self, lg_code: str, heads: dict[str, Any]) -> None:
+            if self.dying:
+                raise OSError("killed")
+            super().put_heads(lg_code, heads)
+
+    custodian = DiesBeforeHeads(tmp_path / "custodian")
+    _make_history(engine, town_a, 1)
+    ship_town(engine, keys, town_a.lg_code, custodian)
+    _make_history(engine, town_a, 2)
+    custodian.dying = True
+    with pytest.raises(OSError, match="killed"):
+        ship_town(engine, keys, town_a.lg_code, custodian)
+    stale = custodian.heads(town_a.lg_code)
+    assert stale is not None
+    newest = len(journal(engine, town_a))
+    assert stale["journal"]["seq"] < newest  # the chunk got there, its heads did not
+    town_key = dict([keys.town(town_a.lg_code)])
+    assert verify_custodian(engine, custodian, town_a.lg_code, town_key).heads_match
+    custodian.dying = False
+    ship_town(engine, keys, town_a.lg_code, custodian)  # nothing new to ship: the heads are repaired
+    repaired = custodian.heads(town_a.lg_code)
+    assert repaired is not None
+    assert repaired["journal"]["seq"] == newest
+    _make_history(engine, town_a, 1)
+    ship_town(engine, keys, town_a.lg_code, custodian)
+    fresh_heads = custodian.heads(town_a.lg_code)
+    assert fresh_heads is not None
+    assert fresh_heads["journal"]["seq"] == len(journal(engine, town_a))
+    report = restore(
+        f"sqlite:///{tmp_path / 'fresh.db'}", custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)])
+    )
+    assert report.heads_match
+    assert report.audit is not None
+    assert report.audit.ok
+    result = verify_custodian(engine, custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)]))
+    assert result.heads_match

@@ -341,7 +341,8 @@ def verify_custodian(
     """Authenticate every chunk, check the journal chain, and compare the custodian's recorded journal head
     with this installation's entry at that sequence (a mismatch means the copies diverged)."""
     plan = _plan(custodian, lg_code, keys, None)
-    recorded = (custodian.heads(lg_code) or {}).get("journal") or {}
+    # The newest chunk's own header, not heads.json, which a pass that died may have left one chunk behind.
+    recorded = (plan.header.get("heads") or {}).get("journal") or {}
     seq = int(recorded.get("seq", plan.manifest["head"]["seq"]))
     with read_session(engine) as session:
         local_seq, _ = journal.head(session, lg_code)

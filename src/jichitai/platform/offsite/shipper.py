@@ -24,7 +24,7 @@ from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.custodian import Custodian, parse_chunk_id
 from jichitai.platform.offsite.drills import DrillState, OffsiteDrill, drill_state, due, run_drill
 from jichitai.platform.offsite.drills import record as record_drill
-from jichitai.platform.offsite.envelope import seal
+from jichitai.platform.offsite.envelope import read_header, seal
 from jichitai.platform.offsite.http_custodian import close, open_custodian
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.snapshot import PART_ROWS, dump, header, ship_snapshot
@@ -70,6 +70,26 @@ def _audit_head(images: dict[str, list[dict[str, Any]]], previous: Any) -> Any:
         return previous
     last = max(audit, key=lambda row: int(row["seq"]))
     return {"seq": last["seq"], "hash": last["entry_hash"]}
+
+
+def _current_heads(custodian: Custodian, lg_code: str, ids: list[str]) -> dict[str, Any]:
+    """The chain heads of the newest chunk held. ``heads.json`` is written after each chunk, so a pass that
+    died between the two leaves it one chunk behind: then the newest chunk's clear header is the truth, and
+    ``heads.json`` is repaired from it (the next chunk's audit head must continue from the right one)."""
+    heads = custodian.heads(lg_code) or {}
+    newest = max(
+        (
+            (to, kind == "journal", cid)
+            for (kind, _, to), cid in zip(map(parse_chunk_id, ids), ids, strict=True)
+            if kind in ("journal", "snapshot")
+        ),
+        default=None,
+    )
+    if newest is None or (heads.get("journal") or {}).get("seq") == newest[0]:
+        return heads
+    recorded = read_header(newest[2], custodian.get(lg_code, newest[2]))[0].get("heads") or {}
+    custodian.put_heads(lg_code, recorded)
+    return dict(recorded)
 
 
 def _bulk_load_after(session: Session, lg_code: str, seq: int) -> bool:
@@ -166,12 +186,13 @@ def ship_town(
     """Ship what the custodian lacks: a snapshot when due, then journal chunks of up to ``batch`` entries."""
     result = ShipResult(lg_code, custodian.name)
     wrapping = keys.wrapping_keys(lg_code)
-    held = [parse_chunk_id(c) for c in custodian.list(lg_code)]
+    ids = custodian.list(lg_code)
+    held = [parse_chunk_id(c) for c in ids]
     # Journal chunks continue from the custodian's last journal entry even across snapshots, so that the
     # custodian can replay to any point after its oldest snapshot (``--until``).
     shipped = max((to for kind, _, to in held if kind == "journal"), default=0)
     snapshot_at = max((to for kind, _, to in held if kind == "snapshot"), default=None)
-    heads = custodian.heads(lg_code) or {}
+    heads = _current_heads(custodian, lg_code, ids)
     with read_session(engine) as session:
         head_seq, _ = journal.head(session, lg_code)
         marked = snapshot_at is not None and _bulk_load_after(session, lg_code, snapshot_at)
