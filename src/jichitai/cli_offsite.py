@@ -404,8 +404,8 @@ def custody_grant(
     ] = None,
 ) -> None:
     """Allow a town to deposit its off-site copy here; prints its custody token once (or writes it)."""
-    engine = make_engine(_url())
     upgrade(_url())
+    engine = make_engine(_url())
     try:
         with UnitOfWork(engine) as uow:
             token = grant(uow, municipality, label)

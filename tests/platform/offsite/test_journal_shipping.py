@@ -345,7 +345,7 @@ def test_restore_without_copy_rights_inserts_the_same_rows(
     town_a, _ = towns
     load_population(engine, town_a, 8, 5, actor="test")
     ship_town(engine, keys, town_a.lg_code, custodian)
-    monkeypatch.setattr(bulk_rows, "_may_copy", lambda _conn: False)
+    monkeypatch.setattr(bulk_rows, "may_copy_from", lambda _conn: False)
     report = restore(fresh_pg_url, custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)]))
     assert report.audit is not None
     assert report.audit.ok

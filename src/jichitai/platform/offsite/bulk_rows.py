@@ -23,31 +23,6 @@ from jichitai.platform.offsite import journal
 Fn = Callable[[Any], Any]
 
 
-def identity(value: Any) -> Any:
-    """The conversion of a column whose JSON form is its value."""
-    return value
-
-
-def converter(column: Column[Any]) -> Fn:
-    """The inverse of :func:`journal.to_json` for one column, chosen once per column (restore is hot)."""
-    enum_class = getattr(column.type, "enum_class", None)
-    if enum_class is not None:
-        return lambda v: None if v is None else enum_class(v)
-    try:
-        python_type = column.type.python_type
-    except NotImplementedError:
-        return identity
-    if python_type is dt.datetime:
-        return lambda v: None if v is None else dt.datetime.fromisoformat(v)
-    if python_type is dt.date:
-        return lambda v: None if v is None else dt.date.fromisoformat(v)
-    if python_type is decimal.Decimal:
-        return lambda v: None if v is None else decimal.Decimal(v)
-    if python_type is bytes:
-        return lambda v: None if v is None else journal.from_json(column, v)
-    return identity
-
-
 def _encoder(column: Column[Any]) -> Fn | None:
     """What :func:`journal.to_json` does to this column's non-null values, or None when nothing."""
     if getattr(column.type, "enum_class", None) is not None:
@@ -89,10 +64,6 @@ def encode_rows(rows: Sequence[Sequence[Any]], plan: list[tuple[int, Fn]]) -> li
     return out
 
 
-def _may_copy(conn: Connection) -> bool:
-    return may_copy_from(conn)
-
-
 def _apply(rows: list[list[Any]], steps: list[tuple[int, Fn]]) -> None:
     for row in rows:
         for i, fn in steps:
@@ -107,10 +78,10 @@ def insert_rows(conn: Connection, table: Table, columns: list[str], rows: list[l
     names = [name for name in columns if name in table.c]
     index = [columns.index(name) for name in names]
     values = [[row[i] for i in index] for row in rows]
-    parse = [(i, converter(table.c[name])) for i, name in enumerate(names)]
-    _apply(values, [(i, fn) for i, fn in parse if fn is not identity])
+    parse = [(i, journal.converter(table.c[name])) for i, name in enumerate(names)]
+    _apply(values, [(i, fn) for i, fn in parse if fn is not journal.identity])
     dialect = conn.dialect
-    copy = dialect.name == "postgresql" and _may_copy(conn)
+    copy = dialect.name == "postgresql" and may_copy_from(conn)
     if not copy and dialect.name != "sqlite":
         conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in values])
         return
