@@ -19,9 +19,12 @@ from typing import Any
 import psycopg
 from sqlalchemy import Engine
 
+from jichitai.bootstrap import load
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.tenancy import Tenant, create_municipality, get_tenant
+
+load()  # benchmarks see exactly what the product loads (DESIGN §2)
 
 PG_HOST = "127.0.0.1"
 PG_PORT = 5432

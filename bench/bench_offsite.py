@@ -20,8 +20,9 @@ Both are reported as p50/p99/max, beside the events/s of both runs (``ratio_even
 After the clients stop, the server runs until the custodian holds every acknowledged event (at most three
 intervals); events never held are counted in ``unshipped_events``.
 
-**RTO** — a fresh town of ``--residents`` synthetic residents (``load_population``, the ``jichitai generate``
-loader), then ``ship_town(…, force_snapshot=True)`` to an empty directory custodian (timed), then
+**RTO** — a fresh town of ``--residents`` synthetic residents (``load_population``, the loader of
+``jichitai registry generate``), then ``ship_town(…, force_snapshot=True)`` to an empty directory
+custodian (timed), then
 ``restore()`` into a fresh, migrated database of the same engine (timed; the migration is timed apart, on
 both sides). Baseline in the same run, moving the same data without the off-site machinery:
 
@@ -95,7 +96,8 @@ from jichitai.platform.offsite.custodian import DirectoryCustodian, parse_chunk_
 from jichitai.platform.offsite.journal import JournalEntry
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.restore import restore
-from jichitai.platform.offsite.shipper import add_custodian, municipal_tables, ship_town
+from jichitai.platform.offsite.shipper import add_custodian, ship_town
+from jichitai.platform.offsite.tables import copied_tables
 from jichitai.platform.tenancy import TenantSequence
 
 LG_CODE = "034614"
@@ -509,7 +511,7 @@ def baseline_tables() -> list[Table]:
     """What the snapshot holds (every town table, foreign-key order) plus the counters."""
     counters = TenantSequence.__table__
     assert isinstance(counters, Table)
-    return [*municipal_tables(), counters]
+    return [*copied_tables(), counters]
 
 
 def table_counts(engine: Engine) -> dict[str, int]:

@@ -19,9 +19,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from jichitai.app import create_app
-from jichitai.bootstrap import metadata
+from jichitai.bootstrap import load, metadata
 from jichitai.platform.audit import Actor
-from jichitai.platform.auth.permissions import STANDARD_ROLES
+from jichitai.platform.auth.permissions import standard_roles
 from jichitai.platform.auth.services import (
     Policy,
     create_operator,
@@ -33,6 +33,8 @@ from jichitai.platform.db import UnitOfWork, make_engine
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.tenancy import Tenant, create_municipality
 from jichitai.settings import Settings
+
+load()  # the tests see exactly what the product loads (DESIGN §2)
 
 PG_ADMIN = os.environ.get("JICHITAI_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOWN_A = Tenant("034614")  # 大槌町
@@ -157,7 +159,7 @@ def staff(engine: Engine, towns: tuple[Tenant, Tenant]) -> StaffHeaders:
     counter = iter(range(1, 10_000))
 
     def make(role: str, town: Tenant = TOWN_A, purpose: str | None = None) -> dict[str, str]:
-        chosen = purpose or next(r for r in STANDARD_ROLES if r.code == role).purposes_in_order()[0]
+        chosen = purpose or next(r for r in standard_roles() if r.code == role).purposes_in_order()[0]
         return make_staff(engine, town, f"{role.replace('_', '-')}{next(counter)}", [role], chosen)
 
     return make

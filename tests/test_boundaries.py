@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from jichitai.bootstrap import load
+
 SRC = Path(__file__).resolve().parent.parent / "src" / "jichitai"
 
 
@@ -51,6 +53,47 @@ def _facade_names(init: Path) -> set[str]:
         ):
             return {elt.value for elt in node.value.elts if isinstance(elt, ast.Constant)}  # type: ignore[attr-defined]
     return set()
+
+
+def names_of_modules_in_platform(root: Path, words: set[str]) -> list[str]:
+    """Lines of ``platform/`` that name a module, or one of its permissions, actions, settings or tables."""
+    found = []
+    for path in sorted((root / "platform").rglob("*")):
+        if path.suffix not in {".py", ".html", ".js", ".css"}:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            hits = sorted(word for word in words if word in line)
+            if hits:
+                found.append(f"{path.relative_to(root)}:{number}: {', '.join(hits)}")
+    return found
+
+
+def module_words() -> set[str]:
+    """What a module declares that the platform must never spell out."""
+    catalog = load(())
+    words: set[str] = set()
+    for declaration in catalog.modules:
+        if declaration.name == "platform":
+            continue
+        words |= {f"modules.{declaration.name}", f'"{declaration.name}"', f"{declaration.name}:"}
+        words |= {p.code for p in declaration.permissions} | {a.code for a in declaration.audit_actions}
+        words |= {s.key for s in declaration.settings} | {t.name for t in declaration.tables}
+        words |= {f'"{p.code}"' for p in declaration.purposes}
+    return words
+
+
+def test_platform_names_no_module() -> None:
+    """The platform learns modules from their declarations only (DESIGN §2)."""
+    assert names_of_modules_in_platform(SRC, module_words()) == []
+
+
+def test_the_name_check_catches_a_module_name(tmp_path: Path) -> None:
+    (tmp_path / "platform").mkdir()
+    (tmp_path / "platform" / "bad.py").write_text('DEFAULT = "resident_registry"\nFEE = "fee_juminhyo"\n')
+    assert names_of_modules_in_platform(tmp_path, module_words()) == [
+        'platform/bad.py:1: "resident_registry"',
+        "platform/bad.py:2: fee_juminhyo",
+    ]
 
 
 def test_platform_never_imports_modules() -> None:

@@ -58,10 +58,12 @@ def test_upgrade_and_add_municipality(tmp_path: Path) -> None:
     again = run(tmp_path, *ADD_OTSUCHI)
     assert again.returncode == 2
     assert "既に登録" in again.stdout
-    generated = run(tmp_path, "generate", "--municipality", "034614", "--residents", "300", "--seed", "7")
+    generated = run(
+        tmp_path, "registry", "generate", "--municipality", "034614", "--residents", "300", "--seed", "7"
+    )
     assert generated.returncode == 0, generated.stderr
     assert '"residents": 300' in generated.stdout
-    missing = run(tmp_path, "generate", "--municipality", "999999", "--residents", "10")
+    missing = run(tmp_path, "registry", "generate", "--municipality", "999999", "--residents", "10")
     assert missing.returncode == 2
     assert "not_found" in missing.stdout
     bad = run(

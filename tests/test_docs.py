@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from jichitai.bootstrap import load
 from jichitai.modules.registry.rules import EVENT_KINDS
-from jichitai.platform.tenancy import SETTING_KEYS
+from jichitai.reference import render
 from jichitai.settings import Settings
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -28,7 +29,20 @@ def test_every_environment_setting_is_documented() -> None:
 
 def test_every_town_setting_is_documented() -> None:
     operations = read("operations.md")
-    assert [key for key in SETTING_KEYS if f"`{key}`" not in operations] == []
+    assert [key for key in load(()).settings if f"`{key}`" not in operations] == []
+
+
+def test_the_catalogue_reference_is_generated_from_the_declarations() -> None:
+    """Every permission, audit action, purpose, role, setting, menu entry, command, feed and job is in
+    docs/reference/catalog.md exactly as declared (regenerate: python -m jichitai.reference)."""
+    assert read("reference/catalog.md") == render(load(()))
+
+
+def test_every_permission_and_audit_action_is_in_the_api_reference() -> None:
+    catalog = load(())
+    api = read("api.md") + read("reference/catalog.md")
+    names = [*catalog.permissions, *catalog.audit_actions]
+    assert [name for name in names if f"`{name}`" not in api] == []
 
 
 def test_every_event_type_is_in_the_user_guide() -> None:

@@ -12,25 +12,14 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from jichitai import __version__
-from jichitai.bootstrap import ROUTERS
-from jichitai.platform.audit_schedule import HeadSigner
+from jichitai.bootstrap import load
 from jichitai.platform.auth.services import Policy
 from jichitai.platform.db import make_engine
 from jichitai.platform.heap import freeze_startup_heap
+from jichitai.platform.jobs import Scheduler
 from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
 from jichitai.platform.offsite import capture
-from jichitai.platform.offsite.keys import KeyStore
-from jichitai.platform.offsite.shipper import Shipper
-from jichitai.platform.web import (
-    auth_api,
-    custody_api,
-    health,
-    municipalities,
-    offsite_api,
-    staff_api,
-    views,
-)
 from jichitai.platform.web.auth import AddressLimiter
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
@@ -44,30 +33,23 @@ from jichitai.settings import Settings, get_settings
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     """Build the app on ``engine`` (or one made from the settings)."""
     settings = settings or get_settings()
+    loaded = load()  # the one loader: every router, table, permission and job comes from a declaration
     configure_logging(settings.log_level, settings.log_format)
     url = settings.resolved_database_url()
     own_engine = engine is None
     engine = engine or make_engine(url, pool_size=settings.db_pool_size)
 
     key_dir = settings.resolved_key_dir()
-    signer = HeadSigner(engine, key_dir, settings.audit_sign_interval, settings.audit_sign_every)
     capture.install()  # every committed town change is journaled in its own transaction (DESIGN §5)
-    shipper = Shipper(
-        engine,
-        KeyStore(key_dir),
-        settings.offsite_ship_interval,
-        settings.offsite_snapshot_every,
-        keep_snapshots=settings.offsite_keep_snapshots,
-        drill_interval_seconds=settings.offsite_drill_interval,
-    )
+    # The one scheduler runs every declared periodic job (audit signing, off-site shipping and drills, feed
+    # delivery) under its lease; a job whose interval setting is 0 is off, and with none on, no thread.
+    scheduler = Scheduler(engine, settings, loaded.jobs.values())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        signer.start()  # signs due audit-chain heads in the background; a no-op when the interval is 0
-        shipper.start()  # ships the off-site journal to the custodians; a no-op when the interval is 0
+        scheduler.start()
         yield
-        shipper.stop()
-        signer.stop()
+        scheduler.stop()
         if own_engine:
             engine.dispose()
 
@@ -105,15 +87,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # added last, so it runs first and logs refusals too
     install_error_handlers(app)
-    app.include_router(health.router)
-    app.include_router(municipalities.router)
-    app.include_router(auth_api.router)
-    app.include_router(staff_api.router)
-    app.include_router(offsite_api.router)
-    app.include_router(custody_api.router)
-    app.include_router(views.router)
     app.mount("/static", StaticFiles(packages=[("jichitai.platform.web", "static")]), name="static")
-    for router in ROUTERS:
-        app.include_router(router)
+    for declaration in loaded.modules:
+        for router in declaration.routers:
+            app.include_router(router)
     freeze_startup_heap()
     return app

@@ -1,33 +1,35 @@
-"""Command line: ``jichitai serve | db upgrade | municipality add | staff add | operator add | demo |
-generate | audit | offsite | custody``."""
+"""Command line: ``jichitai serve | db upgrade | municipality add|set | staff add | operator add | demo |
+audit | offsite | custody``, and each module's own commands (``jichitai registry generate`` …)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 import uvicorn
 from rich.console import Console
-from sqlalchemy import Engine
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jichitai.bootstrap import load
 from jichitai.cli_offsite import custody_app, offsite_app
-from jichitai.platform.db import UnitOfWork, make_engine, read_session
-from jichitai.platform.errors import DomainError
+from jichitai.platform.auth.models import StaffUser
+from jichitai.platform.cli_support import ACTOR, database_url, engine_for_command
+from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.migrate import upgrade
-from jichitai.platform.offsite import capture
 from jichitai.platform.tenancy import (
     Municipality,
     Tenant,
     create_municipality,
     get_tenant,
     list_municipalities,
+    set_setting,
 )
 from jichitai.settings import get_settings
+
+CATALOG = load()
+"""Every command runs with the modules loaded: tables, permissions, settings and the modules' own commands."""
 
 app = typer.Typer(help="jichitai-cloud: 自治体クラウド 共同利用基盤", no_args_is_help=True)
 db_app = typer.Typer(help="データベースの管理", no_args_is_help=True)
@@ -42,29 +44,12 @@ operator_app = typer.Typer(help="運用者アカウントの管理", no_args_is_
 app.add_typer(operator_app, name="operator")
 app.add_typer(offsite_app, name="offsite")
 app.add_typer(custody_app, name="custody")
+for declaration in CATALOG.modules:
+    for command_name, command_app in declaration.cli:
+        app.add_typer(command_app, name=command_name)
 console = Console()
-
-ACTOR = "cli"
-
-
-def _url() -> str:
-    settings = get_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return settings.resolved_database_url()
-
-
-@contextmanager
-def _engine() -> Iterator[Engine]:
-    """The command's engine: a refusal becomes its Japanese message and exit status 2; always disposed."""
-    capture.install()  # commands that write journal what they change, like the server
-    engine = make_engine(_url())
-    try:
-        yield engine
-    except DomainError as exc:
-        console.print(f"[red]{exc.message}[/red] ({exc.code})")
-        raise typer.Exit(2) from exc
-    finally:
-        engine.dispose()
+_url = database_url
+_engine = engine_for_command
 
 
 MUNICIPALITY_OPTION = typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
@@ -98,6 +83,35 @@ def municipality_add(
             actor=ACTOR,
         )
     console.print(f"[green]{prefecture}{name} ({lg_code}) を登録しました。[/green]")
+
+
+@municipality_app.command("set")
+def municipality_set(
+    lg_code: Annotated[str, typer.Argument(help="全国地方公共団体コード")],
+    assignment: Annotated[str, typer.Argument(help="設定 KEY=VALUE (例: fee_juminhyo=300)")],
+    effective_from: Annotated[
+        str | None, typer.Option("--from", help="適用開始日 (YYYY-MM-DD; 省略時は本日)")
+    ] = None,
+) -> None:
+    """Set a per-town setting from a date on (設定値を適用開始日つきで登録します; audited)."""
+    from jichitai.platform.clock import today_jst
+    from jichitai.platform.errors import InvalidInput
+
+    key, _, text = assignment.partition("=")
+    with _engine() as engine, UnitOfWork(engine) as uow:
+        spec = CATALOG.settings.get(key)
+        if spec is None:
+            raise InvalidInput("unknown_setting", f"未知の設定項目です: {key}", "key")
+        try:
+            value = spec.parse(text)
+            start = dt.date.fromisoformat(effective_from) if effective_from else today_jst()
+        except ValueError as exc:
+            raise InvalidInput(
+                "invalid_setting", f"{key} の値または適用開始日が正しくありません。", "value"
+            ) from exc
+        tenant = get_tenant(uow.session, lg_code)
+        row = set_setting(uow, tenant, key, value, start, actor=ACTOR)
+    console.print(f"[green]{lg_code}: {key} = {row.value!r} ({row.effective_from} から)[/green]")
 
 
 PASSWORD_OPTION = typer.Option(
@@ -220,22 +234,6 @@ def audit_sign(
         uow.commit()
 
 
-@app.command()
-def generate(
-    municipality: Annotated[str, typer.Option("--municipality", help="全国地方公共団体コード")],
-    residents: Annotated[int, typer.Option("--residents", min=1, max=5_000_000, help="生成する住民数")],
-    seed: Annotated[int, typer.Option(help="乱数の種 (同じ種なら同じ住民)")] = 1,
-) -> None:
-    """Generate synthetic residents (合成住民データを生成します)."""
-    from jichitai.modules.registry.services import generate_population
-
-    with _engine() as engine:
-        with read_session(engine) as session:
-            tenant = get_tenant(session, municipality)
-        stats = generate_population(engine, tenant, residents, seed=seed, actor=ACTOR, progress=True)
-    console.print_json(json.dumps(stats, ensure_ascii=False, default=str))
-
-
 DEMO_TOWNS = (
     ("034614", "大槌町", "オオツチチョウ", "岩手県", "町長", "見本　太郎"),
     ("032107", "陸前高田市", "リクゼンタカタシ", "岩手県", "市長", "試験　花子"),
@@ -244,41 +242,19 @@ DEMO_TOWNS = (
 """Demo tenants: real codes and names of towns whose registry servers the 2011 tsunami struck; the mayors'
 names and every resident are synthetic."""
 
-DEMO_PASSWORD = "demo-password-2026"
-"""Password of every demo account — a demo only: never run ``jichitai demo`` on a real installation."""
 DEMO_STAFF = (
-    ("demo-clerk", "住民記録　担当", "registry_clerk"),
-    ("demo-cert", "証明　発行", "certificate_clerk"),
-    ("demo-tax", "税務　課員", "tax"),
-    ("demo-support", "支援　担当", "support_officer"),
     ("demo-admin", "管理　者", "admin"),
     ("demo-auditor", "監査　委員", "auditor"),
 )
-
-
-def _demo_accounts(engine: Engine, tenant: Tenant) -> None:
-    from jichitai.platform.audit import Actor
-    from jichitai.platform.auth.services import create_user
-
-    for login_name, display_name, role in DEMO_STAFF:
-        with UnitOfWork(engine) as uow:
-            create_user(
-                uow,
-                tenant,
-                login_name=login_name,
-                display_name=display_name,
-                password=DEMO_PASSWORD,
-                roles=[role],
-                actor=Actor(ACTOR, role="operator", purpose="administration"),
-            )
+"""The platform's demo accounts; each module's demo seeding adds its own (its ``DemoSpec``)."""
 
 
 @app.command()
 def demo(
     residents: Annotated[int | None, typer.Option(help="1市区町村あたりの住民数")] = None,
 ) -> None:
-    """Seed the three demo municipalities with synthetic residents; skips towns already present."""
-    from jichitai.modules.registry.services import generate_population
+    """Seed the three demo municipalities (accounts, then each module's demo data); skips towns present."""
+    from jichitai.platform.auth.services import DEMO_PASSWORD, create_demo_users
 
     count = residents or get_settings().demo_residents
     upgrade(_url())
@@ -306,8 +282,10 @@ def demo(
                     effective_from=dt.date(2024, 4, 1),
                     actor=ACTOR,
                 )
-            _demo_accounts(engine, Tenant(town.lg_code))
-            generate_population(engine, Tenant(town.lg_code), count, seed=i + 1, actor=ACTOR, progress=True)
+            create_demo_users(engine, Tenant(town.lg_code), DEMO_STAFF)
+            seeders = sorted((d.demo for d in CATALOG.modules if d.demo), key=lambda spec: spec.order)
+            for spec in seeders:
+                spec.seed(engine, Tenant(town.lg_code), count, i + 1)
             console.print(f"[green]{pref}{name} ({code}) に {count} 人を生成しました。[/green]")
         with read_session(engine) as session:
             from jichitai.platform.auth.models import OperatorAccount
@@ -318,9 +296,14 @@ def demo(
 
             with UnitOfWork(engine) as uow:
                 create_operator(uow, "demo-ops", "運用　担当", DEMO_PASSWORD)
-        logins = ", ".join(login for login, _name, _role in DEMO_STAFF)
+        with read_session(engine) as session:
+            logins = session.scalars(
+                select(StaffUser.login_name)
+                .where(StaffUser.lg_code == DEMO_TOWNS[0][0], StaffUser.login_name.like("demo-%"))
+                .order_by(StaffUser.login_name)
+            ).all()
         console.print(
-            f"デモ用アカウント (パスワード {DEMO_PASSWORD}): 各団体の {logins}、運用者 demo-ops。"
+            f"デモ用アカウント (パスワード {DEMO_PASSWORD}): 各団体の {', '.join(logins)}、運用者 demo-ops。"
             " 本番環境では使わないでください。"
         )
 

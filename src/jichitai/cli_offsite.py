@@ -24,7 +24,14 @@ from jichitai.platform.offsite.custody import TOKEN_PREFIX, grant, grants, revok
 from jichitai.platform.offsite.envelope import ChunkCorrupt
 from jichitai.platform.offsite.http_custodian import TokenMissing, close, is_url, open_custodian, save_token
 from jichitai.platform.offsite.keys import KeyMissing, KeyStore
-from jichitai.platform.offsite.restore import RestoreRefused, RestoreReport, drill, restore, verify_custodian
+from jichitai.platform.offsite.restore import (
+    CopyIncomplete,
+    RestoreRefused,
+    RestoreReport,
+    drill,
+    restore,
+    verify_custodian,
+)
 from jichitai.platform.offsite.shipper import (
     OffsiteCustodian,
     add_custodian,
@@ -167,6 +174,9 @@ def offsite_ship(
             force_snapshot=snapshot,
             keep_snapshots=get_settings().offsite_keep_snapshots,
         )
+    except CopyIncomplete as exc:
+        console.print(f"[red]送付できません: {exc}[/red]")
+        raise typer.Exit(2) from exc
     finally:
         engine.dispose()
     for result in results:
@@ -286,7 +296,7 @@ def offsite_restore(
             until=until,
             until_time=moment,
         )
-    except (ChunkCorrupt, RestoreRefused, KeyMissing) as exc:
+    except (ChunkCorrupt, RestoreRefused, CopyIncomplete, KeyMissing) as exc:
         console.print(f"[red]復元できません: {exc}[/red]")
         raise typer.Exit(2) from exc
     finally:
@@ -308,7 +318,7 @@ def offsite_verify(
     engine = make_engine(_url())
     try:
         result = verify_custodian(engine, custodian, municipality, _restore_keys(municipality, escrow))
-    except (ChunkCorrupt, RestoreRefused, KeyMissing) as exc:
+    except (ChunkCorrupt, RestoreRefused, CopyIncomplete, KeyMissing) as exc:
         console.print(f"[red]検証失敗: {exc}[/red]")
         raise typer.Exit(1) from exc
     finally:
@@ -358,12 +368,15 @@ def _drill_one(engine: Engine, municipality: str, source: str, escrow: bool, tok
     custodian = _source(municipality, source, token_file)
     try:
         result = drill(engine, custodian, municipality, _restore_keys(municipality, escrow))
-    except (ChunkCorrupt, RestoreRefused, KeyMissing) as exc:
+    except (ChunkCorrupt, RestoreRefused, CopyIncomplete, KeyMissing) as exc:
         console.print(f"[red]訓練失敗: {exc}[/red]")
         return True
     finally:
         close(custodian)
     _print_report(result.restore)
+    console.print(
+        f"稼働中の団体とジャーナル {result.compared_seq} 時点で {result.tables_compared} 表の全行を比較: 一致"
+    )
     console.print(
         f"RPO: {result.rpo_entries} 件 / {result.rpo_seconds:.1f} 秒, RTO: {result.rto_seconds:.2f} 秒"
     )

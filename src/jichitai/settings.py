@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     offsite_drill_max_age: int = Field(default=8 * 24 * 3600, ge=1)
     """Seconds after which a custodian without a successful drill raises the alert (R21: a missed or
     failed drill reaches a human)."""
+    feed_dispatch_interval: float = Field(default=1.0, ge=0)
+    """Seconds between the server's passes that deliver change feeds (the outbox, the registry's changes) to
+    their consumers; how long after a commit a consumer sees it. 0 turns delivery off."""
     custody_dir: Path | None = None
     """Where this installation keeps what other towns deposit with it as their custodian (ciphertext
     only); empty means ``<var_dir>/custody``."""

@@ -20,10 +20,13 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, text
 
+from jichitai.bootstrap import load
 from jichitai.modules.registry import schemas, services
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, is_sqlite, make_engine
 from jichitai.platform.tenancy import Tenant
+
+load()  # a process that writes must load the modules first (its writes are journaled for the copy)
 
 FAMILIES = (("佐藤", "サトウ"), ("鈴木", "スズキ"), ("高橋", "タカハシ"), ("田中", "タナカ"))
 

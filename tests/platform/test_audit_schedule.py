@@ -1,7 +1,8 @@
-"""Periodic signing of the chains' heads: who is due, the background thread, and a prompt stop."""
+"""Periodic signing of the chains' heads: who is due, the scheduled job, and a prompt stop."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -19,8 +20,10 @@ from jichitai.app import create_app
 from jichitai.platform import audit_schedule
 from jichitai.platform.audit import Entry, append_entries
 from jichitai.platform.audit_heads import AuditChainHead, load_key, verify_heads
-from jichitai.platform.audit_schedule import HeadSigner, chain_position, sign_due_heads
+from jichitai.platform.audit_schedule import chain_position, sign_due_heads
 from jichitai.platform.db import UnitOfWork, utcnow
+from jichitai.platform.jobs import PlatformJob, Scheduler, run_job_once
+from jichitai.platform.modules import JobSpec, catalog
 from jichitai.platform.tenancy import Tenant
 from jichitai.settings import Settings
 
@@ -119,52 +122,66 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
     return False
 
 
-def test_the_background_signer_signs_and_stops_promptly(
+def signing_job(interval: float) -> JobSpec:
+    """The platform's ``audit.sign`` job with another interval (the setting is whole seconds)."""
+    return dataclasses.replace(catalog().jobs["audit.sign"], interval=lambda _settings: interval)
+
+
+def test_the_scheduler_signs_in_the_background_and_stops_promptly(
     engine: Engine, towns: tuple[Tenant, Tenant], tmp_path: Path
 ) -> None:
     town, _ = towns
-    signer = HeadSigner(engine, tmp_path, interval_seconds=0.05, every_entries=3)
-    signer.start()
+    settings = Settings(var_dir=tmp_path, audit_sign_every=3)
+    scheduler = Scheduler(engine, settings, [signing_job(0.05)], tick=0.02)
+    scheduler.start()
     try:
-        assert signer.running
-        write(engine, town, 2)
-        assert wait_for(lambda: heads(engine, town) == [3])
+        assert scheduler.running
+        assert wait_for(lambda: heads(engine, town) == [1])  # a chain never signed is due at once
+        write(engine, town, 3)
+        assert wait_for(lambda: heads(engine, town) == [1, 4])
     finally:
         began = time.monotonic()
-        signer.stop()
+        scheduler.stop()
     assert time.monotonic() - began < 2
-    assert not signer.running
+    assert not scheduler.running
 
 
 def test_a_long_interval_does_not_delay_the_stop(
     engine: Engine, towns: tuple[Tenant, Tenant], tmp_path: Path
 ) -> None:
-    signer = HeadSigner(engine, tmp_path, interval_seconds=300, every_entries=1000)
-    signer.start()
-    signer.start()  # a second start is a no-op
+    scheduler = Scheduler(engine, Settings(var_dir=tmp_path), [signing_job(300)])
+    scheduler.start()
+    scheduler.start()  # a second start is a no-op
     began = time.monotonic()
-    signer.stop()
-    assert time.monotonic() - began < 1
-    assert not signer.running
-    assert heads(engine, towns[0]) == []  # the first pass waits one interval
+    scheduler.stop()
+    assert time.monotonic() - began < 2
+    assert not scheduler.running
 
 
 def test_interval_zero_disables_the_signer(engine: Engine, tmp_path: Path) -> None:
-    signer = HeadSigner(engine, tmp_path, interval_seconds=0, every_entries=1000)
-    signer.start()
-    assert not signer.running
-    signer.stop()
+    scheduler = Scheduler(engine, Settings(var_dir=tmp_path, audit_sign_interval=0), [signing_job(0)])
+    scheduler.start()
+    assert not scheduler.running
+    scheduler.stop()
 
 
-def test_a_failing_pass_is_logged_not_raised(
+def test_a_failing_pass_is_logged_and_recorded_not_raised(
     engine: Engine, towns: tuple[Tenant, Tenant], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     not_a_directory = tmp_path / "keys"
     not_a_directory.write_text("a file where the key directory should be")
-    signer = HeadSigner(engine, not_a_directory, interval_seconds=60, every_entries=1)
-    with caplog.at_level(logging.ERROR, logger="jichitai.platform.audit_schedule"):
-        assert signer.run_once() == []
-    assert "signing the audit heads failed" in caplog.text
+    settings = Settings(var_dir=tmp_path, key_dir=not_a_directory, audit_sign_every=1)
+    with caplog.at_level(logging.ERROR, logger="jichitai.platform.jobs"):
+        run = run_job_once(engine, settings, "audit.sign")
+    assert run.ran
+    assert not run.ok
+    assert "job audit.sign failed" in caplog.text
+    with Session(engine) as session:
+        row = session.get(PlatformJob, "audit.sign")
+        assert row is not None
+        assert row.last_ok is False
+        assert row.last_error == run.error
+        assert row.holder is None  # the lease is released after a failure too
 
 
 def test_the_cli_signs_only_due_chains_with_every(
@@ -197,20 +214,24 @@ def test_the_cli_signs_only_due_chains_with_every(
     assert (tmp_path / "keys" / f"{town.lg_code}.audit-ed25519.pem").exists()
 
 
-def signer_threads() -> int:
-    return sum(thread.name == "audit-head-signer" for thread in threading.enumerate())
+def scheduler_threads() -> int:
+    return sum(thread.name == "job-scheduler" for thread in threading.enumerate())
 
 
 @pytest.mark.parametrize(("interval", "running"), [(300, 1), (0, 0)])
-def test_the_app_runs_the_signer_while_it_serves(
+def test_the_app_runs_the_scheduler_while_it_serves(
     engine: Engine, tmp_path: Path, interval: int, running: int
 ) -> None:
     settings = Settings(
-        var_dir=tmp_path, log_format="text", log_level="WARNING", audit_sign_interval=interval
+        var_dir=tmp_path,
+        log_format="text",
+        log_level="WARNING",
+        audit_sign_interval=interval,
+        offsite_ship_interval=0,
     )
-    before = signer_threads()
+    before = scheduler_threads()
     began = time.monotonic()
     with TestClient(create_app(settings, engine)):
-        assert signer_threads() == before + running
-    assert signer_threads() == before
+        assert scheduler_threads() == before + running
+    assert scheduler_threads() == before
     assert time.monotonic() - began < 5  # the shutdown does not wait out the 300 s interval

@@ -8,15 +8,19 @@ from hypothesis import strategies as st
 
 from jichitai.platform.auth.passwords import check_policy, hash_password, verify_password
 from jichitai.platform.auth.permissions import (
-    PERMISSIONS,
-    PURPOSES,
-    STANDARD_ROLES,
     AccessRefused,
     RoleDefinition,
+    permissions,
+    purposes,
     resolve_access,
+    standard_roles,
     validate_role,
 )
 from jichitai.platform.errors import InvalidInput
+
+STANDARD_ROLES = standard_roles()
+PERMISSIONS = permissions()
+PURPOSES = purposes()
 
 ROLES = {r.code: r for r in STANDARD_ROLES}
 

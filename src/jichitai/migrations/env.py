@@ -8,7 +8,7 @@ from jichitai.bootstrap import metadata
 from jichitai.platform.db import make_engine
 
 config = context.config
-target_metadata = metadata()
+target_metadata = metadata()  # the loader imports every declaration, and so every table
 
 
 def run_migrations_online() -> None:

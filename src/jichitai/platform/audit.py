@@ -22,6 +22,7 @@ from sqlalchemy import JSON, ForeignKeyConstraint, Index, Integer, String, selec
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
+from jichitai.platform.names import Action
 from jichitai.platform.tenancy import Tenant, TenantSequence, next_numbers
 
 GENESIS = "0" * 64
@@ -29,7 +30,7 @@ GENESIS = "0" * 64
 
 SEQUENCE = "audit"
 
-LOG_READ = "audit:log:read"
+LOG_READ = Action.AUDIT_LOG_READ
 """The action of an auditor reading the log (itself an access to personal data)."""
 
 

@@ -6,8 +6,8 @@ instants: ``since``/``until`` are timezone-aware datetimes forming the half-open
 offset, read as JST when it has none) into such a bound. "Night" is judged on the Japanese clock (JST has no
 summer time, so it is a fixed set of UTC hours).
 
-"Who read this person?" is :func:`list_entries` with ``subject`` (宛名番号), optionally narrowed to
-``action="registry:resident:read"``.
+"Who read this person?" is :func:`list_entries` with ``subject`` (宛名番号), optionally narrowed to one of
+the personal-read actions the modules declare (``ActionSpec.personal_read``).
 
 These functions only read; the caller records the audit entry of the auditor's own access (DESIGN §3.4).
 """
@@ -25,10 +25,14 @@ from sqlalchemy.orm import Session
 from jichitai.platform.audit import AuditEntry
 from jichitai.platform.clock import JST
 from jichitai.platform.errors import InvalidInput
+from jichitai.platform.modules import catalog
 from jichitai.platform.tenancy import Tenant
 
-READ_ACTION = "registry:resident:read"
-"""The action a read of a person's record is audited under (what :func:`mass_readers` counts)."""
+
+def read_actions() -> list[str]:
+    """The actions a read of a person's record is audited under (what :func:`mass_readers` counts)."""
+    return sorted(code for code, spec in catalog().audit_actions.items() if spec.personal_read)
+
 
 NIGHT_START = 22
 NIGHT_END = 6
@@ -47,7 +51,7 @@ RECORDED_AT_INDEX = Index("ix_audit_entry_recorded_at", AuditEntry.lg_code, Audi
 class AuditFilter:
     """What an auditor asks for; every given criterion must match.
 
-    ``action`` is a prefix (``registry:`` matches every registry action); the others are exact.
+    ``action`` is a prefix (``<module>:`` matches every action of a module); the others are exact.
     ``night_only`` keeps entries recorded from ``night_start`` o'clock to before ``night_end`` o'clock JST
     (the window may wrap past midnight).
     """
@@ -210,15 +214,15 @@ def mass_readers(
 ) -> list[MassReader]:
     """Actors with at least ``threshold`` successful record reads in ``[since, until)``, most reads first.
 
-    A read is an entry of :data:`READ_ACTION` with outcome ``ok``; ``subjects`` counts the different people
-    read, which tells a clerk working a queue (many people, once each) from someone paging through one
+    A read is an entry of one of :func:`read_actions` with outcome ``ok``; ``subjects`` counts the different
+    people read, which tells a clerk working a queue (many people, once each) from someone paging through one
     person's history.
     """
     if since >= until:
         raise InvalidInput("invalid_range", "開始日時は終了日時より前にしてください。", "since")
     conditions = [
         AuditEntry.lg_code == tenant.lg_code,
-        AuditEntry.action == READ_ACTION,
+        AuditEntry.action.in_(read_actions()),
         AuditEntry.outcome == "ok",
         AuditEntry.recorded_at >= as_utc(since),
         AuditEntry.recorded_at < as_utc(until),

@@ -3,19 +3,18 @@
 A signed head protects every entry up to it (:mod:`jichitai.platform.audit_heads`); what was written after
 the last head is protected only by the chain and its counter. :func:`sign_due_heads` therefore signs a new
 head for each town whose chain has advanced by ``every_entries`` since its last head, or at all when that
-head is older than ``max_age`` (so a quiet town is still signed regularly). :class:`HeadSigner` runs it in
-a background thread of the server (settings ``audit_sign_interval`` and ``audit_sign_every``);
-``jichitai audit sign --every N`` runs it once from cron.
+head is older than ``max_age`` (so a quiet town is still signed regularly). The server runs it as the
+periodic job ``audit.sign`` (:mod:`jichitai.platform.periodic`; settings ``audit_sign_interval`` and
+``audit_sign_every``); ``jichitai audit sign --every N`` runs it once from cron.
 
-Several server processes may each run a signer: they may race to sign the same head, and the loser's
-insert fails on the primary key and is skipped.
+The job's lease keeps server workers from signing at the same time; a cron run may still race one: then the
+loser's insert fails on the primary key and is skipped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,63 +113,3 @@ def sign_due_heads(
             log.info("audit head signed", extra={"lg_code": code, "seq": head.seq})
             signed.append(head)
     return signed
-
-
-class HeadSigner:
-    """A daemon thread that calls :func:`sign_due_heads` every ``interval_seconds`` until stopped.
-
-    ``interval_seconds <= 0`` disables it (``start`` does nothing). The first pass runs one interval after
-    ``start``; ``stop`` wakes the thread at once and joins it, so shutdown waits at most for a pass in
-    progress. A failing pass is logged and the next one tried; it never ends the thread.
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        key_dir: Path,
-        interval_seconds: float,
-        every_entries: int,
-        *,
-        max_age: dt.timedelta | None = DEFAULT_MAX_AGE,
-    ) -> None:
-        self.engine = engine
-        self.key_dir = key_dir
-        self.interval_seconds = interval_seconds
-        self.every_entries = every_entries
-        self.max_age = max_age
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while the thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self) -> None:
-        """Start the thread (once; a no-op when disabled or already running)."""
-        if self.interval_seconds <= 0 or self.running:
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="audit-head-signer", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the thread to end and wait for it (at most ``timeout`` seconds)."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def run_once(self) -> list[AuditChainHead]:
-        """One signing pass; errors are logged, never raised."""
-        try:
-            return sign_due_heads(
-                self.engine, self.key_dir, every_entries=self.every_entries, max_age=self.max_age
-            )
-        except Exception:
-            log.exception("signing the audit heads failed")
-            return []
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.interval_seconds):
-            self.run_once()

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
 from jichitai.platform.errors import Conflict, InvalidInput, NotFound
 from jichitai.platform.jp import JpValueError, validate_lg_code
+from jichitai.platform.modules import SettingSpec, catalog
+from jichitai.platform.names import Action
 
 
 class Municipality(Base):
@@ -64,18 +66,25 @@ class Tenant:
     lg_code: str
 
 
-SETTING_KEYS: dict[str, str] = {
-    "mayor_title": "首長の職名 (e.g. 町長), printed on certificates",
-    "mayor_name": "首長の氏名, printed on certificates",
-    "office_name": "役所・役場の名称",
-    "office_address": "役所・役場の所在地",
-    "office_phone": "代表電話番号",
-    "fee_juminhyo": "住民票の写し 1通の手数料 (円)",
-    "fee_kisai_jiko": "住民票記載事項証明書 1通の手数料 (円)",
-    "fee_joshuhyo": "除票の写し 1通の手数料 (円)",
-    "fee_tenshutsu": "転出証明書 1通の手数料 (円; 未設定なら無料)",
-}
-"""Known per-town setting keys; documented in docs/operations.md."""
+PLATFORM_SETTINGS = (
+    SettingSpec("mayor_title", "首長の職名 (例: 町長)。証明書に印字", max_length=20),
+    SettingSpec("mayor_name", "首長の氏名。証明書に印字", max_length=60),
+    SettingSpec("office_name", "役所・役場の名称", max_length=100),
+    SettingSpec("office_address", "役所・役場の所在地", max_length=200),
+    SettingSpec("office_phone", "代表電話番号", max_length=20),
+)
+"""The platform's own per-town settings; modules declare theirs (fees, amounts) in their declarations."""
+
+
+def check_settings(values: dict[str, Any], field: str = "settings") -> None:
+    """Refuse unknown keys and values a setting's spec does not accept, naming each (nothing is written)."""
+    specs = catalog().settings
+    unknown = sorted(set(values) - set(specs))
+    if unknown:
+        raise InvalidInput("unknown_setting", f"未知の設定項目です: {', '.join(unknown)}", field)
+    problems = [p for key, value in values.items() if (p := specs[key].problem(value)) is not None]
+    if problems:
+        raise InvalidInput("invalid_setting", " ".join(problems), field)
 
 
 def parse_lg_code(value: str, field: str = "lg_code") -> str:
@@ -112,13 +121,15 @@ def list_municipalities(session: Session) -> list[Municipality]:
 
 
 def settings_on(session: Session, tenant: Tenant, on: dt.date) -> dict[str, Any]:
-    """Every setting of the tenant in force on ``on`` (latest effective_from not after it)."""
+    """Every setting of the tenant in force on ``on`` (latest effective_from not after it), over the national
+    defaults of the declared settings."""
+    defaults = {key: spec.default for key, spec in catalog().settings.items() if spec.default is not None}
     rows = session.scalars(
         select(MunicipalitySetting)
         .where(MunicipalitySetting.lg_code == tenant.lg_code, MunicipalitySetting.effective_from <= on)
         .order_by(MunicipalitySetting.key, MunicipalitySetting.effective_from)
     )
-    return {row.key: row.value for row in rows}
+    return {**defaults, **{row.key: row.value for row in rows}}
 
 
 def next_numbers(session: Session, tenant: Tenant, name: str, count: int = 1) -> range:
@@ -163,9 +174,7 @@ def create_municipality(
     for field, value in (("name", name), ("name_kana", name_kana), ("prefecture", prefecture)):
         if not value or not value.strip():
             raise InvalidInput("required", "必須項目です。", field)
-    unknown = sorted(set(settings or {}) - set(SETTING_KEYS))
-    if unknown:
-        raise InvalidInput("unknown_setting", f"未知の設定項目です: {', '.join(unknown)}", "settings")
+    check_settings(settings or {})
     municipality = Municipality(
         lg_code=code, name=name.strip(), name_kana=name_kana.strip(), prefecture=prefecture
     )
@@ -183,7 +192,38 @@ def create_municipality(
     seed_standard_roles(session, Tenant(code))
 
     append_entry(
-        session, Tenant(code), actor=actor, action="platform:municipality:create", details=settings or {}
+        session, Tenant(code), actor=actor, action=Action.PLATFORM_MUNICIPALITY_CREATE, details=settings or {}
     )
     uow.commit()
     return municipality
+
+
+def set_setting(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    key: str,
+    value: Any,
+    effective_from: dt.date,
+    *,
+    actor: Any,
+) -> MunicipalitySetting:
+    """Record a town's value of ``key`` from ``effective_from`` on (a new row; earlier values stay in force
+    for their days). An undated setting takes effect from the start of time. Audited with before/after."""
+    from jichitai.platform.audit import append_entries, as_actor
+
+    check_settings({key: value}, field="value")
+    spec = catalog().settings[key]
+    start = effective_from if spec.dated else dt.date(1900, 1, 1)
+    session = uow.session
+    before = settings_on(session, tenant, start).get(key)
+    row = session.get(MunicipalitySetting, (tenant.lg_code, key, start))
+    if row is None:
+        row = MunicipalitySetting(lg_code=tenant.lg_code, key=key, effective_from=start, value=value)
+        session.add(row)
+    else:
+        row.value = value
+    who = as_actor(actor)
+    details = {"key": key, "effective_from": start.isoformat(), "before": before, "after": value}
+    append_entries(session, tenant, [who.entry(Action.PLATFORM_SETTING_UPDATE, details=details)])
+    uow.commit()
+    return row

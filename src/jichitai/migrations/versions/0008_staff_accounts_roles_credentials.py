@@ -15,7 +15,6 @@ import sqlalchemy as sa
 from alembic import op
 
 from jichitai.migrations.rls import disable_tenant_policy, enable_tenant_policy
-from jichitai.platform.auth.permissions import STANDARD_ROLES
 
 TENANT_TABLES = ("staff_role", "staff_user", "staff_role_grant")
 
@@ -127,16 +126,54 @@ def _seed_roles() -> None:
     rows = [
         {
             "lg_code": lg_code,
-            "code": r.code,
-            "name": r.name,
-            "purposes": sorted(r.purposes),
-            "permissions": sorted(r.permissions),
+            "code": code,
+            "name": name,
+            "purposes": purposes,
+            "permissions": permissions,
         }
         for lg_code in towns
-        for r in STANDARD_ROLES
+        for code, name, purposes, permissions in STANDARD_ROLES
     ]
     if rows:
         op.bulk_insert(role, rows)
+
+
+STANDARD_ROLES = (
+    (
+        "registry_clerk",
+        "住民記録担当",
+        ["certificate", "resident_registry"],
+        [
+            "registry:certificate:issue",
+            "registry:event:record",
+            "registry:mynumber:read",
+            "registry:resident:read",
+        ],
+    ),
+    (
+        "certificate_clerk",
+        "証明発行担当",
+        ["certificate"],
+        ["registry:certificate:issue", "registry:resident:read"],
+    ),
+    ("tax", "税務", ["resident_tax"], ["registry:resident:read"]),
+    ("insurance", "国保", ["health_insurance"], ["registry:resident:read"]),
+    ("welfare", "福祉", ["welfare"], ["registry:resident:read"]),
+    (
+        "support_officer",
+        "支援措置担当",
+        ["certificate", "resident_registry", "support_measure"],
+        [
+            "registry:certificate:issue",
+            "registry:resident:read",
+            "registry:support:manage",
+            "registry:support:override",
+        ],
+    ),
+    ("admin", "管理者", ["administration"], ["admin:user:manage"]),
+    ("auditor", "監査", ["audit"], ["audit:log:read"]),
+)
+"""The standard roles as they stood at this revision (frozen here: a migration never reads live code)."""
 
 
 def downgrade() -> None:

@@ -10,6 +10,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from jichitai.modules.registry.feed import changes_since, household_as_of, person_as_of
 from jichitai.modules.registry.queries import count_residents
 from jichitai.modules.registry.services.support import measures_in_force
 from jichitai.platform.tenancy import Tenant
@@ -23,4 +24,10 @@ def under_support_measure(session: Session, tenant: Tenant, atena_no: str, on: d
     return bool(measures_in_force(session, tenant, [atena_no], on))
 
 
-__all__ = ["count_residents", "under_support_measure"]
+__all__ = [
+    "changes_since",
+    "count_residents",
+    "household_as_of",
+    "person_as_of",
+    "under_support_measure",
+]

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from jichitai.modules.registry import queries, schemas, services
+from jichitai.modules.registry.permissions import Permission
 from jichitai.modules.registry.responses import (
     EventListOut,
     EventOut,
@@ -32,8 +33,8 @@ router = APIRouter(prefix="/api/v1/municipalities/{lg_code}", tags=["住民記�
 MAX_INT = 2**31 - 1
 """Largest number a stored counter can hold on both engines."""
 
-Reader = Annotated[Principal, Depends(require("registry:resident:read"))]
-Recorder = Annotated[Principal, Depends(require("registry:event:record"))]
+Reader = Annotated[Principal, Depends(require(Permission.RESIDENT_READ))]
+Recorder = Annotated[Principal, Depends(require(Permission.EVENT_RECORD))]
 
 
 def _engine(request: Request) -> Engine:

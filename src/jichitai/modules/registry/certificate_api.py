@@ -20,6 +20,7 @@ from jichitai.modules.registry.certificates import (
     IssuanceSummaryOut,
     issue_out,
 )
+from jichitai.modules.registry.permissions import Permission
 from jichitai.modules.registry.services.certificate_documents import PrintedCertificate
 from jichitai.modules.registry.support_schemas import CertificateIn
 from jichitai.platform.clock import today_jst
@@ -38,7 +39,7 @@ REISSUE_RESPONSE: dict[int | str, dict[str, Any]] = {
     201: {"content": {"application/pdf": {}}, "description": "再交付した証明書の PDF (新しい発行番号)"},
 }
 
-Issuer = Annotated[Principal, Depends(require("registry:certificate:issue"))]
+Issuer = Annotated[Principal, Depends(require(Permission.CERTIFICATE_ISSUE))]
 IssueNo = Annotated[int, Path(ge=1, le=MAX_INT, description="発行番号")]
 
 

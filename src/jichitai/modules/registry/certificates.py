@@ -55,9 +55,7 @@ FEE_KEYS = {
     CertificateType.REMOVED_RECORD: "fee_joshuhyo",
     CertificateType.MOVE_OUT: "fee_tenshutsu",
 }
-"""The per-town setting (platform/tenancy.py SETTING_KEYS) holding each type's fee per copy, in yen."""
-FEE_DEFAULTS: dict[CertificateType, int] = {CertificateType.MOVE_OUT: 0}
-"""Fees that apply when the town set none: the 転出証明書 is free in practice (手数料条例)."""
+"""The per-town setting (declared in module.py) holding each type's fee per copy, in yen."""
 STYLE_LABELS = {CertificateStyle.HOUSEHOLD: "世帯連記式", CertificateStyle.INDIVIDUAL: "個人票"}
 CATEGORY_LABELS = {
     RequesterCategory.SELF: "本人",
@@ -94,7 +92,7 @@ PURPOSE_REQUIRED = frozenset(
 
 def fee_per_copy(kind: CertificateType, settings: dict[str, Any]) -> int | None:
     """The fee of one copy from the settings in force on the day, or None when the town set none."""
-    value = settings.get(FEE_KEYS[kind], FEE_DEFAULTS.get(kind))
+    value = settings.get(FEE_KEYS[kind])
     if isinstance(value, bool) or not isinstance(value, int | str):
         return None
     try:

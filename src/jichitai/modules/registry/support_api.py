@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import Engine
 
 from jichitai.modules.registry import services
+from jichitai.modules.registry.permissions import Permission
 from jichitai.modules.registry.support_responses import (
     SupportMeasureListOut,
     SupportMeasureOut,
@@ -36,7 +37,7 @@ router = APIRouter(prefix="/api/v1/municipalities/{lg_code}")
 MAX_INT = 2**31 - 1
 SUPPORT: list[str | Enum] = ["支援措置"]
 
-Manager = Annotated[Principal, Depends(require("registry:support:manage"))]
+Manager = Annotated[Principal, Depends(require(Permission.SUPPORT_MANAGE))]
 MeasureNo = Annotated[int, Path(ge=1, le=MAX_INT, description="支援措置の番号")]
 
 

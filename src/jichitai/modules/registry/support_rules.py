@@ -30,9 +30,10 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from jichitai.modules.registry.permissions import Permission
 from jichitai.platform.errors import Conflict, Forbidden, InvalidInput
 
-OVERRIDE_PERMISSION = "registry:support:override"
+OVERRIDE_PERMISSION = Permission.SUPPORT_OVERRIDE
 """The permission that may lift the 交付制限 of a measure (not the 相手方's)."""
 
 ONE_DAY = dt.timedelta(days=1)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from jichitai.modules.registry import queries, under_support_measure
 from jichitai.modules.registry.models import ResidentStatus
+from jichitai.modules.registry.permissions import Permission
 from jichitai.modules.registry.responses import event_out, record_out
 from jichitai.modules.registry.services import reads
 from jichitai.modules.registry.views_certificates import router as certificates_router
@@ -33,12 +34,11 @@ from jichitai.platform.tenancy import Tenant, get_municipality, get_tenant
 from jichitai.platform.web.auth import Principal
 from jichitai.platform.web.offsite_api import alert_messages
 from jichitai.platform.web.pages import page_access
-from jichitai.platform.web.templating import add_templates, render
+from jichitai.platform.web.templating import render
 
-add_templates("jichitai.modules.registry")
 router = APIRouter(prefix="/ui/{lg_code}", include_in_schema=False)
 
-Reader = Annotated[Principal, Depends(page_access("registry:resident:read"))]
+Reader = Annotated[Principal, Depends(page_access(Permission.RESIDENT_READ))]
 Signed = Annotated[Principal, Depends(page_access(None))]
 PER_PAGE = 20
 SearchText = Annotated[str, Query(max_length=100)]
@@ -64,9 +64,9 @@ def wareki(eras: tuple[Era, ...]) -> Callable[[dt.date | None], str]:
 def abilities(principal: Principal) -> dict[str, bool]:
     """Which actions the page may offer (the routes check again)."""
     return {
-        "can_read": principal.has("registry:resident:read"),
-        "can_record": principal.has("registry:event:record"),
-        "can_issue": principal.has("registry:certificate:issue"),
+        "can_read": principal.has(Permission.RESIDENT_READ),
+        "can_record": principal.has(Permission.EVENT_RECORD),
+        "can_issue": principal.has(Permission.CERTIFICATE_ISSUE),
     }
 
 

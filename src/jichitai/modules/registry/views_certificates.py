@@ -19,6 +19,7 @@ from starlette.datastructures import FormData
 from jichitai.modules.registry import certificates, queries, services, support_rules
 from jichitai.modules.registry.certificate_api import pdf_response, print_issue
 from jichitai.modules.registry.models import ResidentStatus
+from jichitai.modules.registry.permissions import Permission
 from jichitai.modules.registry.responses import RecordOut, record_out
 from jichitai.modules.registry.services import reads
 from jichitai.modules.registry.support_schemas import (
@@ -39,7 +40,7 @@ from jichitai.platform.web.pages import CSRF_FIELD, form_data, page_access, see_
 from jichitai.platform.web.templating import render
 
 router = APIRouter()
-Issuer = Annotated[Principal, Depends(page_access("registry:certificate:issue"))]
+Issuer = Annotated[Principal, Depends(page_access(Permission.CERTIFICATE_ISSUE))]
 Form = Annotated[FormData, Depends(form_data)]
 IssueNo = Annotated[int, Path(ge=1, le=2**31 - 1)]
 

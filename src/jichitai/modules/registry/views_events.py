@@ -20,6 +20,7 @@ from starlette.datastructures import FormData
 
 from jichitai.modules.registry import queries, schemas, services
 from jichitai.modules.registry.models import ResidentStatus
+from jichitai.modules.registry.permissions import Permission
 from jichitai.modules.registry.responses import RecordOut, record_out
 from jichitai.modules.registry.services import reads
 from jichitai.platform.calendar import load_eras
@@ -39,7 +40,7 @@ from jichitai.platform.web.pages import CSRF_FIELD, form_data, page_access, see_
 from jichitai.platform.web.templating import render
 
 router = APIRouter()
-Recorder = Annotated[Principal, Depends(page_access("registry:event:record"))]
+Recorder = Annotated[Principal, Depends(page_access(Permission.EVENT_RECORD))]
 Form = Annotated[FormData, Depends(form_data)]
 
 CONTEXT_FIELDS = ("ctx_household", "ctx_person", "scope", CSRF_FIELD)

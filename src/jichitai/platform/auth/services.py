@@ -10,23 +10,25 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from jichitai.platform.audit import Actor, append_entries, append_entry
 from jichitai.platform.auth.models import Credential, OperatorAccount, Role, RoleGrant, StaffUser
 from jichitai.platform.auth.passwords import check_policy, hash_password, needs_rehash, verify_password
 from jichitai.platform.auth.permissions import (
-    PURPOSES,
-    STANDARD_ROLES,
     RoleDefinition,
+    purposes,
+    standard_roles,
     validate_role,
 )
 from jichitai.platform.db import UnitOfWork, utcnow
 from jichitai.platform.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from jichitai.platform.names import Action
 from jichitai.platform.tenancy import Tenant, get_tenant
 
 LOGIN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
@@ -78,7 +80,7 @@ def check_login_name(login_name: str, field: str = "login_name") -> str:
 
 def seed_standard_roles(session: Session, tenant: Tenant) -> None:
     """Give a new town the standard roles (their content is the town's to change afterwards)."""
-    for role in STANDARD_ROLES:
+    for role in standard_roles():
         session.add(
             Role(
                 lg_code=tenant.lg_code,
@@ -140,7 +142,7 @@ def update_role(
         tenant,
         [
             actor.entry(
-                "admin:role:update",
+                Action.ADMIN_ROLE_UPDATE,
                 details={
                     "role": code,
                     "before": before,
@@ -215,7 +217,11 @@ def create_user(
     append_entries(
         session,
         tenant,
-        [actor.entry("admin:user:create", details={"login_name": login_name, "roles": sorted(set(roles))})],
+        [
+            actor.entry(
+                Action.ADMIN_USER_CREATE, details={"login_name": login_name, "roles": sorted(set(roles))}
+            )
+        ],
     )
     uow.commit()
     return user
@@ -250,7 +256,7 @@ def set_roles(
         tenant,
         [
             actor.entry(
-                "admin:user:roles", details={"login_name": login_name, "before": before, "after": after}
+                Action.ADMIN_USER_ROLES, details={"login_name": login_name, "before": before, "after": after}
             )
         ],
     )
@@ -287,7 +293,7 @@ def set_disabled(
         user.disabled_at = None
         user.failed_logins = 0
         user.locked_until = None
-    action = "admin:user:disable" if disabled else "admin:user:enable"
+    action = Action.ADMIN_USER_DISABLE if disabled else Action.ADMIN_USER_ENABLE
     append_entries(
         session, tenant, [actor.entry(action, details={"login_name": login_name, "revoked": revoked})]
     )
@@ -317,7 +323,7 @@ def set_password(
     append_entries(
         session,
         tenant,
-        [actor.entry("admin:user:password", details={"login_name": login_name, "revoked": revoked})],
+        [actor.entry(Action.ADMIN_USER_PASSWORD, details={"login_name": login_name, "revoked": revoked})],
     )
     uow.commit()
 
@@ -353,7 +359,7 @@ def _new_credential(
 
 
 def _check_purpose(purpose: str | None) -> None:
-    if purpose is not None and purpose not in PURPOSES:
+    if purpose is not None and purpose not in purposes():
         raise InvalidInput("unknown_purpose", f"未知の利用目的 (事務) です: {purpose}", "purpose")
 
 
@@ -407,7 +413,9 @@ def login_staff(
     def refuse(
         reason: str, code: str = INVALID_CREDENTIALS[0], message: str = INVALID_CREDENTIALS[1]
     ) -> NoReturn:
-        append_entry(session, tenant, **_fields(who, "auth:login", "failed", {**facts, "reason": reason}))
+        append_entry(
+            session, tenant, **_fields(who, Action.AUTH_LOGIN, "failed", {**facts, "reason": reason})
+        )
         uow.commit()
         raise Unauthenticated(code, message)
 
@@ -450,7 +458,7 @@ def login_staff(
     append_entry(
         session,
         tenant,
-        **_fields(who, "auth:login", "ok", {**facts, "token_id": issued.credential.token_id}),
+        **_fields(who, Action.AUTH_LOGIN, "ok", {**facts, "token_id": issued.credential.token_id}),
     )
     uow.commit()
     return issued
@@ -545,7 +553,9 @@ def record_refusal(uow: UnitOfWork, lg_code: str, who: Actor, details: dict[str,
         tenant = get_tenant(uow.session, lg_code)
     except NotFound:
         return
-    append_entries(uow.session, tenant, [who.entry("auth:denied", outcome="denied", details=dict(details))])
+    append_entries(
+        uow.session, tenant, [who.entry(Action.AUTH_DENIED, outcome="denied", details=dict(details))]
+    )
     uow.commit()
 
 
@@ -571,7 +581,7 @@ def revoke_credential(
             tenant,
             [
                 actor.entry(
-                    "auth:logout" if credential.kind == "session" else "auth:token:revoke",
+                    Action.AUTH_LOGOUT if credential.kind == "session" else Action.AUTH_TOKEN_REVOKE,
                     details={"token_id": credential.token_id, "owner": credential.login_name},
                 )
             ],
@@ -595,3 +605,24 @@ def credentials_of(session: Session, lg_code: str | None, login_name: str) -> li
 def credential_by_id(session: Session, token_id: str) -> Credential | None:
     """A credential by its public id (what owners and administrators see and revoke)."""
     return session.scalars(select(Credential).where(Credential.token_id == token_id)).first()
+
+
+DEMO_PASSWORD = "demo-password-2026"
+"""Password of every demo account — a demo only: never run ``jichitai demo`` on a real installation."""
+
+
+def create_demo_users(engine: Engine, tenant: Tenant, accounts: Sequence[tuple[str, str, str]]) -> None:
+    """Create demo accounts ``(login_name, display_name, role)`` with :data:`DEMO_PASSWORD` (each its own
+    transaction, audited as the operator's command line)."""
+    actor = Actor("cli", role="operator", purpose="administration")
+    for login_name, display_name, role in accounts:
+        with UnitOfWork(engine) as uow:
+            create_user(
+                uow,
+                tenant,
+                login_name=login_name,
+                display_name=display_name,
+                password=DEMO_PASSWORD,
+                roles=[role],
+                actor=actor,
+            )

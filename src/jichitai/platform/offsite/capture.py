@@ -16,22 +16,28 @@ from typing import Any
 from sqlalchemy import Table, event, inspect, select, tuple_
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
+from jichitai.platform.modules import catalog
 from jichitai.platform.offsite import journal
 from jichitai.platform.tenancy import Tenant, TenantSequence
 
 KEY = "offsite_touched"
 OBJECTS = "offsite_objects"
-EXCLUDED = frozenset({"offsite_journal", "offsite_custodian", "offsite_drill", "tenant_sequence"})
-"""Tables with ``lg_code`` that are not journaled as rows (the journal itself, shipping and drill state,
-counters)."""
 
 Touched = dict[str, dict[Table, set[tuple[Any, ...]]]]
 _installed = False
 
 
+_copied: tuple[object, frozenset[Table]] = (None, frozenset())
+
+
 def is_municipal(table: Table) -> bool:
-    """True for tables holding one town's rows (an ``lg_code`` column in the primary key)."""
-    return table.name not in EXCLUDED and "lg_code" in table.primary_key.columns
+    """True for the tables of a town's copy, as the loaded declarations say (never the journal itself,
+    shipping or drill state, or the counters, which every entry carries)."""
+    global _copied
+    loaded = catalog()  # raises in a process that never loaded the modules: no write goes unjournaled
+    if _copied[0] is not loaded:
+        _copied = (loaded, frozenset(loaded.town_tables))
+    return table in _copied[1]
 
 
 def install() -> None:

@@ -21,7 +21,7 @@ from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
 from jichitai.platform.offsite.custodian import Custodian
 from jichitai.platform.offsite.envelope import ChunkCorrupt
 from jichitai.platform.offsite.keys import KeyMissing, KeyStore
-from jichitai.platform.offsite.restore import DrillReport, RestoreRefused, drill
+from jichitai.platform.offsite.restore import CopyIncomplete, DrillReport, RestoreRefused, drill
 from jichitai.platform.tenancy import Tenant, next_numbers
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def run_drill(
     started = utcnow()
     try:
         result = drill(engine, custodian, lg_code, dict([keys.town(lg_code)]))
-    except (ChunkCorrupt, RestoreRefused, KeyMissing, OSError) as exc:
+    except (ChunkCorrupt, RestoreRefused, CopyIncomplete, KeyMissing, OSError) as exc:
         log.error("offsite restore drill failed", extra={"lg_code": lg_code, "error": str(exc)})
         return record(engine, lg_code, location, started, None, f"{type(exc).__name__}: {exc}")
     audit = result.restore.audit

@@ -25,9 +25,16 @@ from jichitai.platform.db import make_engine, read_session
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.bulk_rows import insert_rows
-from jichitai.platform.offsite.custodian import Custodian, parse_chunk_id
+from jichitai.platform.offsite.custodian import Custodian, chunk_id, parse_chunk_id
 from jichitai.platform.offsite.envelope import ChunkCorrupt, authenticate, open_chunk, read_header
-from jichitai.platform.offsite.snapshot import municipal_tables
+from jichitai.platform.offsite.snapshot import consistent_session
+from jichitai.platform.offsite.tables import (
+    CopyIncomplete,
+    checked_tables,
+    copied_tables,
+    differences,
+    town_digests,
+)
 from jichitai.platform.tenancy import Municipality, Tenant, TenantSequence
 
 
@@ -250,17 +257,29 @@ def _insert_part(conn: Connection, tables: dict[str, Table], body: dict[str, Any
     return len(body["rows"])
 
 
-def _apply(conn: Connection, custodian: Custodian, lg_code: str, keys: dict[str, bytes], plan: Plan) -> None:
-    tables = municipal_tables()
-    by_name = {t.name: t for t in tables}
-    for part in plan.manifest["parts"]:
-        _, plain = _open_bytes(custodian, lg_code, part["id"], keys, sha256=part["sha256"])
-        body = json.loads(plain)
-        if body["table"] != part["table"] or len(body["rows"]) != part["rows"]:
-            raise ChunkCorrupt(part["id"], "does not hold what its snapshot manifest records")
-        _insert_part(conn, by_name, body, part["id"])
-    _counters(conn, lg_code, plan.manifest["counters"])
-    for item in plan.entries:
+def _snapshot_tables(manifest: dict[str, Any], tables: list[Table], sid: str) -> dict[str, dict[str, Any]]:
+    """The manifest's per-table counts and digests, refused unless they name exactly this version's tables."""
+    recorded: dict[str, dict[str, Any]] | None = manifest.get("tables")
+    if recorded is None:
+        raise RestoreRefused(
+            f"snapshot {sid} records no table digests (made by an older version): ship a new snapshot first "
+            "(jichitai offsite ship --snapshot)"
+        )
+    names = {t.name for t in tables}
+    missing = sorted(names - set(recorded))
+    unknown = sorted(set(recorded) - names)
+    if missing or unknown:
+        raise RestoreRefused(
+            f"snapshot {sid} does not hold this version's tables"
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + (f"; unknown here: {', '.join(unknown)}" if unknown else "")
+        )
+    return recorded
+
+
+def replay(conn: Connection, tables: list[Table], lg_code: str, entries: list[dict[str, Any]]) -> None:
+    """Apply journal entries (row images to upsert, keys to delete, counters) in order."""
+    for item in entries:
         payload = item["payload"]
         for table in tables:
             _upsert(conn, table, payload.get("upsert", {}).get(table.name, []))
@@ -268,6 +287,25 @@ def _apply(conn: Connection, custodian: Custodian, lg_code: str, keys: dict[str,
             if table.name in payload.get("delete", {}):
                 _delete(conn, table, payload["delete"][table.name])
         _counters(conn, lg_code, payload.get("counters", {}))
+
+
+def _apply(conn: Connection, custodian: Custodian, lg_code: str, keys: dict[str, bytes], plan: Plan) -> None:
+    tables = checked_tables(conn)
+    sid = chunk_id("snapshot", plan.manifest["head"]["seq"], plan.manifest["head"]["seq"])
+    recorded = _snapshot_tables(plan.manifest, tables, sid)
+    by_name = {t.name: t for t in tables}
+    for part in plan.manifest["parts"]:
+        _, plain = _open_bytes(custodian, lg_code, part["id"], keys, sha256=part["sha256"])
+        body = json.loads(plain)
+        if body["table"] != part["table"] or len(body["rows"]) != part["rows"]:
+            raise ChunkCorrupt(part["id"], "does not hold what its snapshot manifest records")
+        _insert_part(conn, by_name, body, part["id"])
+    # What was written must be what was read at the source, table by table, before anything is replayed.
+    wrong = differences(recorded, town_digests(conn, tables, lg_code))
+    if wrong:
+        raise RestoreRefused(f"snapshot {sid} restored differently from its manifest: " + "; ".join(wrong))
+    _counters(conn, lg_code, plan.manifest["counters"])
+    replay(conn, tables, lg_code, plan.entries)
     journal_table = journal.JournalEntry.__table__
     assert isinstance(journal_table, Table)
     _upsert(conn, journal_table, plan.entries)
@@ -306,7 +344,7 @@ def _report(engine: Engine, lg_code: str, plan: Plan, started: float) -> Restore
     entries = plan.entries
     report = RestoreReport(lg_code, at, entries[-1]["seq"] if entries else at, plan.chunks, len(entries))
     with read_session(engine) as session:
-        for table in municipal_tables():
+        for table in copied_tables():
             count = session.scalar(select(func.count()).select_from(table).where(table.c.lg_code == lg_code))
             if count:
                 report.rows[table.name] = int(count)
@@ -359,18 +397,66 @@ def verify_custodian(
 
 @dataclass(frozen=True)
 class DrillReport:
-    """A restore drill: the restore, what the custodian lacked (RPO) and how long it took (RTO)."""
+    """A restore drill: the restore, what the custodian lacked (RPO), how long it took (RTO), and the live
+    journal position the restored town was compared with, table by table."""
 
     restore: RestoreReport
     rpo_entries: int
     rpo_seconds: float
     rto_seconds: float
+    compared_seq: int = 0
+    tables_compared: int = 0
+
+
+class DrillMismatch(RestoreRefused):
+    """The restored town differs from the live town at the same journal position (the message names each
+    table)."""
+
+
+def compare_with_live(engine: Engine, scratch_url: str, lg_code: str, restored_seq: int) -> tuple[int, int]:
+    """Bring the restored town to the live journal head with the live journal's own entries, then compare
+    every copied table's rows with the live town's, read in the same consistent transaction as that head.
+
+    Returns the compared journal position and the number of tables; raises :class:`DrillMismatch` naming
+    every table that differs (a missing table, missing or extra rows, or changed values).
+    """
+    with consistent_session(engine) as live:
+        tables = checked_tables(live.connection())
+        head, _ = journal.head(live, lg_code)
+        rows = live.scalars(
+            select(journal.JournalEntry)
+            .where(journal.JournalEntry.lg_code == lg_code, journal.JournalEntry.seq > restored_seq)
+            .order_by(journal.JournalEntry.seq)
+        )
+        entries = [journal.entry_to_dict(row) for row in rows]
+        if any(e["kind"] == journal.SNAPSHOT_REQUIRED for e in entries):
+            raise RestoreRefused(
+                "cannot compare with the live town: a bulk load happened after the copy's snapshot "
+                "(ship a snapshot, then drill again)"
+            )
+        expected = {name: d.as_dict() for name, d in town_digests(live, tables, lg_code).items()}
+    scratch = make_engine(scratch_url)
+    try:
+        with scratch.begin() as conn:
+            replay(conn, tables, lg_code, entries)
+            restored = town_digests(conn, tables, lg_code)
+    finally:
+        scratch.dispose()
+    wrong = differences(expected, restored)
+    if wrong:
+        raise DrillMismatch(
+            f"the restored town differs from the live town at journal entry {head}: " + "; ".join(wrong)
+        )
+    return head, len(tables)
 
 
 def drill(engine: Engine, custodian: Custodian, lg_code: str, keys: dict[str, bytes]) -> DrillReport:
-    """Restore into a scratch SQLite file and measure RPO against the live journal."""
+    """Restore into a scratch SQLite file, compare it with the live town table by table, and measure RPO
+    against the live journal."""
     with tempfile.TemporaryDirectory(prefix="jichitai-drill-") as scratch:
-        report = restore(f"sqlite:///{Path(scratch) / 'drill.db'}", custodian, lg_code, keys)
+        url = f"sqlite:///{Path(scratch) / 'drill.db'}"
+        report = restore(url, custodian, lg_code, keys)
+        compared_seq, compared = compare_with_live(engine, url, lg_code, report.journal_seq)
     with read_session(engine) as session:
         head, _ = journal.head(session, lg_code)
         oldest = session.scalar(
@@ -384,10 +470,12 @@ def drill(engine: Engine, custodian: Custodian, lg_code: str, keys: dict[str, by
         if oldest.tzinfo is None:
             oldest = oldest.replace(tzinfo=dt.UTC)
         rpo_seconds = (dt.datetime.now(dt.UTC) - oldest).total_seconds()
-    return DrillReport(report, head - report.journal_seq, rpo_seconds, report.seconds)
+    return DrillReport(report, head - report.journal_seq, rpo_seconds, report.seconds, compared_seq, compared)
 
 
 __all__ = [
+    "CopyIncomplete",
+    "DrillMismatch",
     "DrillReport",
     "RestoreRefused",
     "RestoreReport",

@@ -28,7 +28,7 @@ from jichitai.platform.offsite.envelope import read_header, seal
 from jichitai.platform.offsite.http_custodian import close, open_custodian
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.snapshot import PART_ROWS, dump, header, ship_snapshot
-from jichitai.platform.offsite.snapshot import municipal_tables as municipal_tables  # re-exported
+from jichitai.platform.offsite.tables import checked_tables
 from jichitai.platform.tenancy import get_municipality
 
 log = logging.getLogger(__name__)
@@ -244,7 +244,13 @@ def ship_all(
     force_snapshot: bool = False,
     keep_snapshots: int = 3,
 ) -> list[ShipResult | str]:
-    """One pass over every registered custodian (of one town or all); a failure is recorded, not raised."""
+    """One pass over every registered custodian (of one town or all); a failure is recorded, not raised.
+
+    Refused as a whole (:class:`~.tables.CopyIncomplete`) when the declared town tables and the database's
+    differ: what is shipped must be the whole town.
+    """
+    with engine.connect() as conn:
+        checked_tables(conn)
     with read_session(engine) as session:
         query = select(OffsiteCustodian.lg_code, OffsiteCustodian.location)
         if lg_code is not None:

@@ -2,7 +2,8 @@
 
 A snapshot at journal sequence ``at`` is a set of chunks: parts ``s<at>-p<n>`` of up to ``part_rows`` rows
 of one table each (column names once, then value lists), and a manifest ``s<at>`` written last that names
-every part with the SHA-256 of its stored bytes, and holds the town's counters and journal head. A
+every part with the SHA-256 of its stored bytes, and holds the town's counters, journal head and, for every
+table of the copy (empty ones too), its row count and content digest (:mod:`.tables`). A
 snapshot is complete only when its manifest is there; the hashes bind each part to its manifest, so a
 part that is missing, swapped or left over from an interrupted attempt is refused by name.
 
@@ -19,25 +20,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from jichitai.platform.db import Base, utcnow
+from jichitai.platform.db import utcnow
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.bulk_rows import encode_rows, encoders
-from jichitai.platform.offsite.capture import counters, is_municipal
+from jichitai.platform.offsite.capture import counters
 from jichitai.platform.offsite.custodian import Custodian, chunk_id
 from jichitai.platform.offsite.envelope import seal
+from jichitai.platform.offsite.tables import Digester, checked_tables
 from jichitai.platform.tenancy import Tenant
 
 PART_ROWS = 20_000
 """Rows per snapshot part: a few MB of JSON, sealed and shipped before the next part is read."""
-
-
-def municipal_tables() -> list[Table]:
-    """Every town table in foreign-key order."""
-    return [t for t in Base.metadata.sorted_tables if is_municipal(t)]
 
 
 def dump(value: Any) -> bytes:
@@ -107,15 +104,18 @@ def ship_snapshot(
         )
         values = counters(session, Tenant(lg_code))
         parts: list[dict[str, Any]] = []
+        digests: dict[str, dict[str, Any]] = {}
         audit_head = previous_audit_head
         total = 0
-        for table in municipal_tables():
+        for table in checked_tables(session.connection()):
             columns = [c.name for c in table.columns]
             query = select(table).where(table.c.lg_code == lg_code).order_by(*table.primary_key.columns)
             result = session.execute(query, execution_options={"yield_per": part_rows})
             plan = encoders(table)
+            digester = Digester()
             for batch in result.partitions():
                 rows = encode_rows(batch, plan)
+                digester.feed(rows)
                 number = len(parts) + 1
                 pid = part_id(at, number)
                 sealed = seal(
@@ -139,8 +139,14 @@ def ship_snapshot(
                         "seq": last[columns.index("seq")],
                         "hash": last[columns.index("entry_hash")],
                     }
+            digests[table.name] = digester.result().as_dict()
     heads = {"journal": {"seq": at, "hash": head_hash}, "audit": audit_head}
-    manifest = {"head": {"seq": at, "hash": head_hash}, "counters": values, "parts": parts}
+    manifest = {
+        "head": {"seq": at, "hash": head_hash},
+        "counters": values,
+        "parts": parts,
+        "tables": digests,
+    }
     manifest_header = header(
         lg_code, "snapshot", at, at, heads=heads, parts=len(parts), at_time=journal.to_json(at_time)
     )

@@ -29,12 +29,13 @@ from jichitai.platform.audit_queries import (
 )
 from jichitai.platform.clock import JST
 from jichitai.platform.db import UnitOfWork, read_session, utcnow
+from jichitai.platform.names import Permission
 from jichitai.platform.tenancy import Tenant, get_tenant
 from jichitai.platform.web.auth import Principal, require
 
 router = APIRouter(prefix="/api/v1/municipalities/{lg_code}/audit", tags=["監査"])
 
-Auditor = Annotated[Principal, Depends(require("audit:log:read"))]
+Auditor = Annotated[Principal, Depends(require(Permission.AUDIT_LOG_READ))]
 
 TIME_PATTERN = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"  # a date, optionally followed by a time and an offset
@@ -145,9 +146,7 @@ def get_entries(
     principal: Auditor,
     subject: Annotated[str | None, Query(max_length=40, description="対象 (宛名番号など)")] = None,
     actor: Annotated[str | None, Query(max_length=100, description="操作した職員")] = None,
-    action: Annotated[
-        str | None, Query(max_length=60, description="操作 (前方一致、例: registry:resident:read)")
-    ] = None,
+    action: Annotated[str | None, Query(max_length=60, description="操作 (前方一致、例: auth:login)")] = None,
     outcome: Annotated[str | None, Query(max_length=20, description="結果 (ok, denied …)")] = None,
     since: Since = None,
     until: Until = None,

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 
 from jichitai.platform.audit import Actor
 from jichitai.platform.auth import services
-from jichitai.platform.auth.permissions import PURPOSES
+from jichitai.platform.auth.permissions import purposes
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.errors import NotFound
 from jichitai.platform.tenancy import Tenant, get_tenant
@@ -188,7 +188,8 @@ def me(request: Request, identity: Annotated[Identity, Depends(signed_in)]) -> M
                 )
                 for r in services.roles_of(session, Tenant(credential.lg_code), credential.login_name)
             ]
-    purposes = {code: PURPOSES[code].name for role in roles for code in role.purposes if code in PURPOSES}
+    known = purposes()
+    named = {code: known[code].name for role in roles for code in role.purposes if code in known}
     return MeOut(
         kind=identity.kind,
         lg_code=credential.lg_code,
@@ -196,7 +197,7 @@ def me(request: Request, identity: Annotated[Identity, Depends(signed_in)]) -> M
         display_name=identity.display_name,
         token_id=credential.token_id,
         roles=roles,
-        purposes=purposes,
+        purposes=named,
     )
 
 

@@ -16,13 +16,14 @@ from sqlalchemy import Engine
 
 from jichitai.platform.clock import JST
 from jichitai.platform.db import read_session
+from jichitai.platform.names import Permission
 from jichitai.platform.offsite.shipper import status
 from jichitai.platform.tenancy import get_tenant
 from jichitai.platform.web.auth import Principal, require
 
 router = APIRouter(prefix="/api/v1/municipalities/{lg_code}/offsite", tags=["副本"])
 
-Admin = Annotated[Principal, Depends(require("admin:user:manage"))]
+Admin = Annotated[Principal, Depends(require(Permission.ADMIN_USER_MANAGE))]
 
 
 class CustodianOut(BaseModel):

@@ -9,7 +9,7 @@ Japanese error page (:mod:`jichitai.platform.web.error_pages`).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import Request
@@ -18,8 +18,9 @@ from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from jichitai.platform.auth.permissions import PURPOSES
+from jichitai.platform.auth.permissions import purposes
 from jichitai.platform.db import read_session
+from jichitai.platform.modules import catalog
 from jichitai.platform.tenancy import Municipality
 from jichitai.platform.web.auth import (
     SAFE_METHODS,
@@ -44,13 +45,32 @@ class Header:
     login_name: str
     purpose: str
     csrf_token: str
+    menu: tuple[MenuItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    """One entry of the menu every page shows (from the modules' declared navigation)."""
+
+    label: str
+    href: str
+    accesskey: str | None
+
+
+def menu_for(lg_code: str, principal: Principal) -> tuple[MenuItem, ...]:
+    """The declared menu entries the signed-in staff member may use."""
+    return tuple(
+        MenuItem(entry.label, f"/ui/{lg_code}/{entry.path}", entry.accesskey)
+        for entry in catalog().navigation()
+        if entry.permission is None or principal.has(entry.permission)
+    )
 
 
 def purpose_label(code: str | None) -> str:
     """A purpose's Japanese name (or a note that none was chosen)."""
     if code is None:
         return "未選択"
-    purpose = PURPOSES.get(code)
+    purpose = purposes().get(code)
     return purpose.name if purpose else code
 
 
@@ -85,6 +105,8 @@ def admit(
     principal = authorize(request, lg_code, identity, by_cookie, None, csrf, permission)
     if principal.purpose != identity.credential.purpose:
         request.state.header = header_of(request, identity, principal.purpose)
+    if request.state.header is not None:
+        request.state.header = replace(request.state.header, menu=menu_for(lg_code, principal))
     return principal
 
 

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 from jichitai.platform.audit import Actor
 from jichitai.platform.auth import services
 from jichitai.platform.auth.models import StaffUser
-from jichitai.platform.auth.permissions import PERMISSIONS, PURPOSES
+from jichitai.platform.auth.permissions import permissions, purposes
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.errors import Forbidden, NotFound
+from jichitai.platform.names import Permission
 from jichitai.platform.tenancy import Tenant, get_tenant
 from jichitai.platform.web.auth import (
     BearerToken,
@@ -35,7 +36,7 @@ from jichitai.platform.web.auth import (
 )
 
 router = APIRouter(prefix="/api/v1/municipalities/{lg_code}", tags=["職員管理"])
-MANAGE = "admin:user:manage"
+MANAGE = Permission.ADMIN_USER_MANAGE
 LOGIN = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$", description="ログイン名")]
 ROLE_CODE = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", description="ロールのコード")]
 Admin = Annotated[Principal, Depends(require(MANAGE))]
@@ -68,14 +69,18 @@ class PasswordIn(BaseModel):
     password: str = Field(min_length=1, max_length=200)
 
 
+MAX_CODES = 200
+"""Most purposes or permissions one role may list (unknown ones are refused by name)."""
+
+
 class RoleIn(BaseModel):
     """What a role may do."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=60)
-    purposes: list[str] = Field(max_length=len(PURPOSES))
-    permissions: list[str] = Field(max_length=len(PERMISSIONS))
+    purposes: list[str] = Field(max_length=MAX_CODES)
+    permissions: list[str] = Field(max_length=MAX_CODES)
 
 
 class StaffOut(BaseModel):
@@ -277,7 +282,7 @@ def put_role(
 def catalogue(_lg_code: Annotated[str, Path(alias="lg_code")], _admin: Admin) -> CatalogueOut:
     """Every permission and purpose (事務), and which purposes are 個人番号利用事務."""
     return CatalogueOut(
-        permissions=PERMISSIONS,
-        purposes={code: p.name for code, p in PURPOSES.items()},
-        my_number_purposes=[code for code, p in PURPOSES.items() if p.my_number],
+        permissions={code: p.description for code, p in permissions().items()},
+        purposes={code: p.name for code, p in purposes().items()},
+        my_number_purposes=[code for code, p in purposes().items() if p.my_number],
     )

@@ -20,9 +20,10 @@ from starlette.datastructures import FormData
 from jichitai.platform.audit import Actor
 from jichitai.platform.auth import services
 from jichitai.platform.auth.models import Credential
-from jichitai.platform.auth.permissions import PURPOSES, AccessRefused, allowed_purposes, resolve_access
+from jichitai.platform.auth.permissions import AccessRefused, allowed_purposes, purposes, resolve_access
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.errors import DomainError, Unauthenticated
+from jichitai.platform.modules import catalog
 from jichitai.platform.tenancy import Tenant, get_tenant
 from jichitai.platform.web.auth import SESSION_COOKIE, AddressLimiter, Identity, check_csrf, identify, policy
 from jichitai.platform.web.error_pages import PAGE_PREFIX, safe_next
@@ -35,7 +36,6 @@ LOGIN_CSRF_COOKIE = "jichitai_login_csrf"
 """Double-submit token of the sign-in form, so another site cannot sign a browser in as someone else."""
 TOWN_COOKIE = "jichitai_town"
 """The town code last signed in with (not secret), so the counter types it once."""
-DEFAULT_PURPOSE = "resident_registry"
 
 REASONS = {
     "session_expired": "一定時間操作がなかったため、ログアウトしました。もう一度ログインしてください。",
@@ -78,7 +78,7 @@ def _login_page(
             "values": values,
             "error": error,
             "notice": notice,
-            "purposes": [(code, p.name) for code, p in PURPOSES.items()],
+            "purposes": [(code, p.name) for code, p in purposes().items()],
             "login_csrf": token,
         },
         status=status,
@@ -108,7 +108,7 @@ def login_form(request: Request, reason: str | None = None, next: str | None = N
         return see_other(safe_next(next) or f"{PAGE_PREFIX}/{identity.credential.lg_code}/")
     values = {
         "lg_code": request.cookies.get(TOWN_COOKIE, "")[:6],
-        "purpose": DEFAULT_PURPOSE,
+        "purpose": catalog().default_purpose() or "",
         "next": safe_next(next) or "",
     }
     return _login_page(request, values=values, notice=REASONS.get(reason or ""))
@@ -128,7 +128,7 @@ def _refuse_purpose(request: Request, issued: services.Issued, purpose: str | No
     try:
         resolve_access(roles, purpose)
     except AccessRefused as refused:
-        choices = "、".join(PURPOSES[code].name for code in allowed_purposes(roles))
+        choices = "、".join(purposes()[code].name for code in allowed_purposes(roles))
         with UnitOfWork(_engine(request)) as uow:
             row = uow.session.get(Credential, credential.secret_hash)
             if row is not None:

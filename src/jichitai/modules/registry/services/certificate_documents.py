@@ -40,6 +40,7 @@ from jichitai.modules.registry import certificates
 from jichitai.modules.registry.certificate_pdf import PrintInfo, render_pdf
 from jichitai.modules.registry.certificates import CertificateOut
 from jichitai.modules.registry.models import CertificateIssue
+from jichitai.modules.registry.permissions import Action
 from jichitai.modules.registry.services.certificates import new_verify_code
 from jichitai.modules.registry.services.support import group_of, measures_in_force
 from jichitai.modules.registry.support_schemas import CertificateType
@@ -51,8 +52,8 @@ from jichitai.platform.errors import Conflict, Forbidden, NotFound
 from jichitai.platform.jp import JpValueError, format_wareki
 from jichitai.platform.tenancy import Municipality, Tenant, next_numbers, settings_on
 
-PRINT = "registry:certificate:print"
-REISSUE = "registry:certificate:reissue"
+PRINT = Action.CERTIFICATE_PRINT
+REISSUE = Action.CERTIFICATE_REISSUE
 VERIFY_CODE = re.compile(r"^[0-9]{6}[A-Z2-7]{24}$")
 
 

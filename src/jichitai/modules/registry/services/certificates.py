@@ -31,6 +31,7 @@ from jichitai.modules.registry import support_rules as rules
 from jichitai.modules.registry.certificate_pdf import glyph_warnings
 from jichitai.modules.registry.certificates import CertificateOut, CertificateWarning
 from jichitai.modules.registry.models import CertificateIssue, PersonRecord, ResidentStatus, current_only
+from jichitai.modules.registry.permissions import Action
 from jichitai.modules.registry.services.support import group_of, measures_in_force
 from jichitai.modules.registry.support_schemas import (
     CertificateIn,
@@ -46,7 +47,7 @@ from jichitai.platform.errors import Conflict, DomainError, InvalidInput, NotFou
 from jichitai.platform.jp import JpValueError, parse_date
 from jichitai.platform.tenancy import Tenant, get_municipality, next_numbers, settings_on
 
-ACTION = "registry:certificate:issue"
+ACTION = Action.CERTIFICATE_ISSUE
 
 
 REMOVED_TYPES = frozenset({CertificateType.REMOVED_RECORD, CertificateType.MOVE_OUT})
@@ -338,7 +339,7 @@ def get_certificate_issue(
         uow.session,
         tenant,
         [
-            actor.entry("registry:certificate:read", subject=a, details={"issue_no": issue_no})
+            actor.entry(Action.CERTIFICATE_READ, subject=a, details={"issue_no": issue_no})
             for a in issue.subjects
         ],
     )

@@ -1,10 +1,11 @@
-"""Loading a synthetic population: the use case behind ``jichitai generate`` and ``jichitai demo``."""
+"""Loading a synthetic population: the use case behind ``jichitai registry generate`` and ``demo``."""
 
 from __future__ import annotations
 
 from sqlalchemy import Engine
 
 from jichitai.modules.registry.bulk import load_population
+from jichitai.modules.registry.permissions import Action
 from jichitai.platform.audit import append_entry
 from jichitai.platform.db import UnitOfWork
 from jichitai.platform.tenancy import Tenant
@@ -24,7 +25,7 @@ def generate_population(
             uow.session,
             tenant,
             actor=actor,
-            action="registry:population:generate",
+            action=Action.POPULATION_GENERATE,
             details={"seed": seed, **stats},
         )
         uow.commit()

@@ -11,11 +11,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from jichitai.modules.registry import queries
+from jichitai.modules.registry.permissions import Action
 from jichitai.platform.audit import Actor, append_entries
 from jichitai.platform.db import UnitOfWork
 from jichitai.platform.tenancy import Tenant
 
-READ = "registry:resident:read"
+READ = Action.RESIDENT_READ
 
 
 def search_residents(
@@ -39,7 +40,7 @@ def search_residents(
         uow.session,
         tenant,
         [
-            actor.entry("registry:resident:search", details={**facts, "shown": len(result.items)}),
+            actor.entry(Action.RESIDENT_SEARCH, details={**facts, "shown": len(result.items)}),
             *(actor.entry(READ, subject=r.atena_no, details=facts) for r in result.items),
         ],
     )
@@ -58,5 +59,5 @@ def note_reads(
 def note_event_listing(uow: UnitOfWork, tenant: Tenant, event_nos: list[int], *, actor: Actor) -> None:
     """Record an event listing (its details name people) with the events shown, then commit."""
     details = {"via": "event_list", "event_nos": event_nos}
-    append_entries(uow.session, tenant, [actor.entry("registry:event:read", details=details)])
+    append_entries(uow.session, tenant, [actor.entry(Action.EVENT_READ, details=details)])
     uow.commit()

@@ -11,6 +11,7 @@ from jichitai.modules.registry.models import (
     Event,
     EventPerson,
 )
+from jichitai.modules.registry.permissions import Action
 from jichitai.modules.registry.services.context import EventContext
 from jichitai.modules.registry.services.corrections import on_cancellation, on_ex_officio_correction
 from jichitai.modules.registry.services.entry import on_birth, on_ex_officio_entry, on_move_in
@@ -111,7 +112,7 @@ def record_event(
         tenant,
         [
             who.entry(
-                "registry:event:record",
+                Action.EVENT_RECORD,
                 subject=link.atena_no,
                 details={**facts, "history_no": link.history_no_after},
             )

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from jichitai.modules.registry import queries
 from jichitai.modules.registry import support_rules as rules
 from jichitai.modules.registry.models import SupportMeasure, SupportStatus
+from jichitai.modules.registry.permissions import Action
 from jichitai.modules.registry.support_schemas import ConfirmIn, EndIn, ExtendIn, SupportMeasureIn
 from jichitai.platform.audit import Actor, append_entries
 from jichitai.platform.calendar import load_eras
@@ -141,7 +142,7 @@ def start_support_measure(
         tenant,
         measure,
         actor,
-        "registry:support:start",
+        Action.SUPPORT_START,
         kind=body.kind.value,
         related_measure_no=related,
     )
@@ -170,7 +171,7 @@ def confirm_support_measure(
     measure.status = SupportStatus.ACTIVE
     measure.confirmed_on = confirmed_on
     measure.ends_on = ends_on
-    _write(uow, tenant, measure, actor, "registry:support:confirm", note=body.note)
+    _write(uow, tenant, measure, actor, Action.SUPPORT_CONFIRM, note=body.note)
     return measure
 
 
@@ -193,7 +194,7 @@ def extend_support_measure(
         tenant,
         measure,
         actor,
-        "registry:support:extend",
+        Action.SUPPORT_EXTEND,
         before=before,
         lapsed=extended.after_lapse,
         reason=body.reason,
@@ -217,9 +218,7 @@ def end_support_measure(
     measure.status = SupportStatus.ENDED
     measure.ended_on = ended_on
     measure.end_reason = body.reason
-    _write(
-        uow, tenant, measure, actor, "registry:support:end", ended_on=ended_on.isoformat(), reason=body.reason
-    )
+    _write(uow, tenant, measure, actor, Action.SUPPORT_END, ended_on=ended_on.isoformat(), reason=body.reason)
     return measure
 
 
@@ -268,7 +267,7 @@ def _read(uow: UnitOfWork, tenant: Tenant, measures: Sequence[SupportMeasure], a
         uow.session,
         tenant,
         [
-            actor.entry("registry:support:read", subject=m.atena_no, details={"measure_no": m.measure_no})
+            actor.entry(Action.SUPPORT_READ, subject=m.atena_no, details={"measure_no": m.measure_no})
             for m in measures
         ],
     )
