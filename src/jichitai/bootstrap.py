@@ -10,6 +10,7 @@ how a third-party or test-only module plugs in without any edit here or in the p
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import pkgutil
 from collections.abc import Sequence

@@ -48,8 +48,6 @@ for declaration in CATALOG.modules:
     for command_name, command_app in declaration.cli:
         app.add_typer(command_app, name=command_name)
 console = Console()
-_url = database_url
-_engine = engine_for_command
 
 
 MUNICIPALITY_OPTION = typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
@@ -58,7 +56,7 @@ MUNICIPALITY_OPTION = typer.Option("--municipality", help="全国地方公共団
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply database migrations (スキーマを最新にします)."""
-    upgrade(_url(), revision)
+    upgrade(database_url(), revision)
     console.print(f"[green]データベースを {revision} に更新しました。[/green]")
 
 
@@ -72,7 +70,7 @@ def municipality_add(
 ) -> None:
     """Register a municipality (市区町村を登録します)."""
     settings = dict(s.split("=", 1) for s in setting or [])
-    with _engine() as engine, UnitOfWork(engine) as uow:
+    with engine_for_command() as engine, UnitOfWork(engine) as uow:
         create_municipality(
             uow,
             lg_code=lg_code,
@@ -98,7 +96,7 @@ def municipality_set(
     from jichitai.platform.errors import InvalidInput
 
     key, _, text = assignment.partition("=")
-    with _engine() as engine, UnitOfWork(engine) as uow:
+    with engine_for_command() as engine, UnitOfWork(engine) as uow:
         spec = CATALOG.settings.get(key)
         if spec is None:
             raise InvalidInput("unknown_setting", f"未知の設定項目です: {key}", "key")
@@ -136,7 +134,7 @@ def staff_add(
     from jichitai.platform.audit import Actor
     from jichitai.platform.auth.services import create_user
 
-    with _engine() as engine, UnitOfWork(engine) as uow:
+    with engine_for_command() as engine, UnitOfWork(engine) as uow:
         tenant = get_tenant(uow.session, lg_code)
         create_user(
             uow,
@@ -159,7 +157,7 @@ def operator_add(
     """Register an operator of the installation (manages municipalities; reads no resident)."""
     from jichitai.platform.auth.services import create_operator
 
-    with _engine() as engine, UnitOfWork(engine) as uow:
+    with engine_for_command() as engine, UnitOfWork(engine) as uow:
         create_operator(uow, login_name, display_name, password)
     console.print(f"[green]運用者 {login_name} を登録しました。[/green]")
 
@@ -178,7 +176,7 @@ def audit_verify(
 
     settings = get_settings()
     broken = False
-    with _engine() as engine, read_session(engine) as session:
+    with engine_for_command() as engine, read_session(engine) as session:
         for code in _audit_codes(session, municipality):
             tenant = get_tenant(session, code)
             verdict = verify_chain(session, tenant)
@@ -217,14 +215,14 @@ def audit_sign(
     if every is not None:
         from jichitai.platform.audit_schedule import sign_due_heads
 
-        with _engine() as engine:
+        with engine_for_command() as engine:
             codes = [municipality] if municipality else None
             heads = sign_due_heads(engine, key_dir, every_entries=every, lg_codes=codes)
         for signed in heads:
             console.print(f"{signed.lg_code}: {signed.seq} 番に署名しました。")
         console.print(f"署名したヘッド: {len(heads)} 件")
         return
-    with _engine() as engine, UnitOfWork(engine) as uow:
+    with engine_for_command() as engine, UnitOfWork(engine) as uow:
         for code in _audit_codes(uow.session, municipality):
             tenant = get_tenant(uow.session, code)
             head = sign_head(uow.session, tenant, load_or_create_key(key_dir, code))
@@ -257,8 +255,8 @@ def demo(
     from jichitai.platform.auth.services import DEMO_PASSWORD, create_demo_users
 
     count = residents or get_settings().demo_residents
-    upgrade(_url())
-    with _engine() as engine:
+    upgrade(database_url())
+    with engine_for_command() as engine:
         for i, (code, name, kana, pref, title, mayor) in enumerate(DEMO_TOWNS):
             with read_session(engine) as session:
                 present = session.get(Municipality, code) is not None
@@ -316,7 +314,7 @@ def serve(
 ) -> None:
     """Run the HTTP server (graceful shutdown on SIGTERM/SIGINT)."""
     settings = get_settings()
-    _url()
+    database_url()
     count = workers or settings.workers
     if count > 1:
         # Each worker process builds its own app (and connection pool) from the environment.

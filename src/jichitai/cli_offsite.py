@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine, select
 
+from jichitai.platform import cli_support
 from jichitai.platform.clock import JST
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.errors import DomainError
@@ -54,12 +55,6 @@ CODE = typer.Option("--municipality", help="全国地方公共団体コード")
 OPTIONAL_CODE = typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
 
 
-def _url() -> str:
-    settings = get_settings()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
-    return settings.resolved_database_url()
-
-
 def _keys() -> KeyStore:
     return KeyStore(get_settings().resolved_key_dir())
 
@@ -69,7 +64,7 @@ def keys_init(municipality: Annotated[str | None, OPTIONAL_CODE] = None) -> None
     """Create the escrow key and each town's key where missing (prints key ids only)."""
     store = _keys()
     console.print(f"escrow: {store.init_escrow()}")
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     try:
         with read_session(engine) as session:
             codes = [municipality] if municipality else [m.lg_code for m in list_municipalities(session)]
@@ -82,7 +77,7 @@ def keys_init(municipality: Annotated[str | None, OPTIONAL_CODE] = None) -> None
 @keys_app.command("rotate")
 def keys_rotate(municipality: Annotated[str, CODE]) -> None:
     """Give a town a new key and re-wrap every chunk's data key at its custodians (no re-encryption)."""
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     try:
         with read_session(engine) as session:
             locations = session.scalars(
@@ -125,7 +120,7 @@ def custodian_add(
     else:
         assert directory is not None
         location = str(directory.resolve())
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     try:
         with UnitOfWork(engine) as uow:
             add_custodian(uow, municipality, location)
@@ -163,7 +158,7 @@ def offsite_ship(
 ) -> None:
     """One shipping pass to every custodian (exit 1 when one failed)."""
     capture.install()
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     failed = False
     try:
         results = ship_all(
@@ -199,7 +194,7 @@ def offsite_status(municipality: Annotated[str | None, OPTIONAL_CODE] = None) ->
     """Each custodian's lag and drills; ALERT (exit 1) when one has been unreachable past
     ``offsite_alert_after`` or has no successful drill within ``offsite_drill_max_age``."""
     settings = get_settings()
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     try:
         rows = status(
             engine,
@@ -289,7 +284,7 @@ def offsite_restore(
     custodian = _source(municipality, source, token_file)
     try:
         report = restore(
-            database_url or _url(),
+            database_url or cli_support.database_url(),
             custodian,
             municipality,
             _restore_keys(municipality, escrow),
@@ -315,7 +310,7 @@ def offsite_verify(
 ) -> None:
     """Authenticate every chunk at a custodian, check the journal chain and compare its heads with ours."""
     custodian = _source(municipality, source, token_file)
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     try:
         result = verify_custodian(engine, custodian, municipality, _restore_keys(municipality, escrow))
     except (ChunkCorrupt, RestoreRefused, CopyIncomplete, KeyMissing) as exc:
@@ -347,7 +342,7 @@ def offsite_drill(
     Without ``--from``, every registered custodian (of one town or all) is drilled and the outcome recorded,
     which is what a weekly timer runs (R21).
     """
-    url = _url()
+    url = cli_support.database_url()
     upgrade(url)
     engine = make_engine(url)
     try:
@@ -417,8 +412,8 @@ def custody_grant(
     ] = None,
 ) -> None:
     """Allow a town to deposit its off-site copy here; prints its custody token once (or writes it)."""
-    upgrade(_url())
-    engine = make_engine(_url())
+    upgrade(cli_support.database_url())
+    engine = make_engine(cli_support.database_url())
     try:
         with UnitOfWork(engine) as uow:
             token = grant(uow, municipality, label)
@@ -442,7 +437,7 @@ def custody_revoke(
     municipality: Annotated[str, typer.Option("--municipality", help="預けている団体のコード")],
 ) -> None:
     """Stop accepting a town's custody token (what it deposited stays)."""
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     try:
         with UnitOfWork(engine) as uow:
             revoke(uow, municipality)
@@ -458,7 +453,7 @@ def custody_revoke(
 def custody_list() -> None:
     """The towns allowed to deposit here and what each has stored."""
     settings = get_settings()
-    engine = make_engine(_url())
+    engine = make_engine(cli_support.database_url())
     try:
         with read_session(engine) as session:
             rows = grants(session)

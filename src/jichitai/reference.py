@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from jichitai.bootstrap import load
-from jichitai.platform.modules import Catalog, ModuleDeclaration
+from jichitai.platform.modules import Catalog, ModuleDeclaration, SettingSpec, is_town_keyed
 
 
 def _rows(header: str, rows: Sequence[tuple[str, ...]]) -> list[str]:
@@ -32,9 +32,7 @@ def _module(m: ModuleDeclaration, catalog: Catalog) -> list[str]:
     tables = [
         (
             f"`{t.name}`",
-            "yes"
-            if t.name in copied
-            else ("no (installation)" if "lg_code" not in t.primary_key.columns else "no"),
+            "yes" if t.name in copied else "no" if is_town_keyed(t) else "no (installation)",
         )
         for t in sorted(m.tables, key=lambda t: t.name)
     ]
@@ -128,10 +126,7 @@ def _module(m: ModuleDeclaration, catalog: Catalog) -> list[str]:
     return lines
 
 
-def _range(spec: object) -> str:
-    from jichitai.platform.modules import SettingSpec
-
-    assert isinstance(spec, SettingSpec)
+def _range(spec: SettingSpec) -> str:
     if spec.kind is int:
         low = "" if spec.minimum is None else f"{spec.minimum} ≤ "
         high = "" if spec.maximum is None else f" ≤ {spec.maximum}"

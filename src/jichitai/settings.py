@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     removed after a new snapshot (so ``restore --until`` reaches back to the oldest kept snapshot)."""
     offsite_drill_interval: int = Field(default=0, ge=0)
     """Seconds between scheduled restore drills of each town from each custodian, run by the server's
-    shipper thread into a scratch database (604800 = weekly); 0 leaves drills to ``jichitai offsite drill``
-    run from a timer."""
+    periodic job ``offsite.drills`` into a scratch database (604800 = weekly); 0 leaves drills to
+    ``jichitai offsite drill`` run from a timer."""
     offsite_drill_max_age: int = Field(default=8 * 24 * 3600, ge=1)
     """Seconds after which a custodian without a successful drill raises the alert (R21: a missed or
     failed drill reaches a human)."""

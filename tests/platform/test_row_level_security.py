@@ -6,7 +6,8 @@ import pytest
 from sqlalchemy import Engine, text
 
 from jichitai.platform.db import read_session
-from jichitai.platform.tenancy import Tenant, get_tenant
+from jichitai.platform.modules import catalog, is_town_keyed
+from jichitai.platform.tenancy import Municipality, Tenant, get_tenant
 
 from ..modules.registry.test_services_concurrency import move_in, record
 
@@ -40,3 +41,19 @@ def test_policies_hide_other_tenants(engine: Engine, towns: tuple[Tenant, Tenant
             "audit_entry",
         ):
             assert session.execute(text(unfiltered.format(table))).scalars().all() == [town_a.lg_code]
+
+
+def test_every_town_keyed_table_has_row_level_security_enabled_and_forced(engine: Engine) -> None:
+    """Found from the declarations, not a hand list: a module's new town table without a policy fails here."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row-level security is a PostgreSQL feature; SQLite relies on the scoped queries alone")
+    # The tenant directory itself is read before any tenant is declared (sign-in, the town list).
+    directory = Municipality.__table__
+    town_tables = sorted(t.name for t in catalog().tables if is_town_keyed(t) and t is not directory)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = ANY(:n)"),
+            {"n": town_tables},
+        ).all()
+    flags = {name: (enabled, forced) for name, enabled, forced in rows}
+    assert {name: flags.get(name) for name in town_tables} == dict.fromkeys(town_tables, (True, True))

@@ -31,7 +31,7 @@ from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from jichitai.platform.db import LG_CODE, Base, UnitOfWork, read_session, utcnow
+from jichitai.platform.db import LG_CODE, Base, UnitOfWork, as_utc, read_session, utcnow
 from jichitai.platform.modules import ConsumerSpec, FeedSpec, JobContext, JobSpec, catalog
 from jichitai.platform.tenancy import Tenant, get_tenant, list_municipalities
 from jichitai.settings import Settings
@@ -60,12 +60,6 @@ class FeedCursor(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (ForeignKeyConstraint(["lg_code"], ["municipality.lg_code"]),)
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -100,7 +94,7 @@ def _cursors(engine: Engine, consumer: str, codes: list[str]) -> dict[str, _Curs
                 FeedCursor.consumer == consumer
             )
         )
-        found = {code: _Cursor(position, _aware(at)) for code, position, at in rows}
+        found = {code: _Cursor(position, as_utc(at)) for code, position, at in rows}
     for code in codes:
         if code in found:
             continue
@@ -239,7 +233,7 @@ def stuck(session: Session, tenant: Tenant) -> list[StuckCursor]:
             position=row.position,
             attempts=row.attempts,
             last_error=row.last_error or "",
-            next_attempt_at=_aware(row.next_attempt_at),
+            next_attempt_at=as_utc(row.next_attempt_at),
         )
         for row in rows
     ]

@@ -31,7 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Mapped, mapped_column
 
-from jichitai.platform.db import Base, utcnow
+from jichitai.platform.db import Base, as_utc, utcnow
 from jichitai.platform.modules import JobContext, JobSpec, catalog
 from jichitai.settings import Settings
 
@@ -65,13 +65,6 @@ def _table() -> Table:
     table = PlatformJob.__table__
     assert isinstance(table, Table)
     return table
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands back naive datetimes; every stored time is UTC.
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def new_holder() -> str:
@@ -124,7 +117,7 @@ def claim(
         row = conn.execute(
             select(table.c.last_started_at, table.c.lease_until).where(table.c.name == name)
         ).one()
-    started, until = _aware(row[0]), _aware(row[1])
+    started, until = as_utc(row[0]), as_utc(row[1])
     retry = moment
     if interval is not None and started is not None:
         retry = max(retry, started + interval)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, String, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -24,6 +24,9 @@ from jichitai.platform.errors import Conflict, InvalidInput, NotFound
 from jichitai.platform.jp import JpValueError, validate_lg_code
 from jichitai.platform.modules import SettingSpec, catalog
 from jichitai.platform.names import Action
+
+if TYPE_CHECKING:
+    from jichitai.platform.audit import Actor
 
 
 class Municipality(Base):
@@ -205,7 +208,7 @@ def set_setting(
     value: Any,
     effective_from: dt.date,
     *,
-    actor: Any,
+    actor: str | Actor,
 ) -> MunicipalitySetting:
     """Record a town's value of ``key`` from ``effective_from`` on (a new row; earlier values stay in force
     for their days). An undated setting takes effect from the start of time. Audited with before/after."""

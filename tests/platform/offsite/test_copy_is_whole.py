@@ -147,9 +147,7 @@ def test_the_command_line_copy_restores_every_row_of_the_town(tmp_path: Path, ur
         add_support_and_certificate(engine)
     finally:
         engine.dispose()
-    ok(jichitai(tmp_path, live, "offsite", "keys", "init"))
-    ok(jichitai(tmp_path, live, "offsite", "custodian", "add", "--municipality", TOWN, "--dir", "./custody"))
-    ok(jichitai(tmp_path, live, "offsite", "ship", "--municipality", TOWN, "--snapshot"))
+    ship_to_directory(tmp_path, live)
     restored = ok(
         jichitai(
             tmp_path,
@@ -206,11 +204,6 @@ def test_the_command_line_copy_restores_every_row_of_the_town(tmp_path: Path, ur
     assert "auth_credential" not in town_rows(target)
 
 
-def add_town(tmp_path: Path, url: str, *extra: str) -> None:
-    town = ("--name", "大槌町", "--name-kana", "オオツチチョウ", "--prefecture", "岩手県")
-    ok(jichitai(tmp_path, url, "municipality", "add", TOWN, *town, *extra))
-
-
 def _break(url: str, sql: str) -> None:
     engine = make_engine(url)
     try:
@@ -218,6 +211,27 @@ def _break(url: str, sql: str) -> None:
             conn.execute(text(sql))
     finally:
         engine.dispose()
+
+
+def shipped_town(tmp_path: Path, *staff: tuple[str, str, str]) -> str:
+    """A migrated SQLite installation with the town, ``staff`` (login, name, role), a directory custodian
+    and one shipped snapshot; its URL."""
+    live = f"sqlite:///{tmp_path / 'live.db'}"
+    ok(jichitai(tmp_path, live, "db", "upgrade"))
+    town = ("--name", "大槌町", "--name-kana", "オオツチチョウ", "--prefecture", "岩手県")
+    ok(jichitai(tmp_path, live, "municipality", "add", TOWN, *town, "--setting", "mayor_title=町長"))
+    for login, name, role in staff:
+        account = (login, "--name", name, "--password", "demo-password-2026", "--role", role)
+        ok(jichitai(tmp_path, live, "staff", "add", TOWN, *account))
+    ship_to_directory(tmp_path, live)
+    return live
+
+
+def ship_to_directory(tmp_path: Path, live: str) -> None:
+    """Keys, a directory custodian ``./custody`` and one shipping pass with a snapshot."""
+    ok(jichitai(tmp_path, live, "offsite", "keys", "init"))
+    ok(jichitai(tmp_path, live, "offsite", "custodian", "add", "--municipality", TOWN, "--dir", "./custody"))
+    ok(jichitai(tmp_path, live, "offsite", "ship", "--municipality", TOWN, "--snapshot"))
 
 
 @pytest.mark.parametrize(
@@ -238,60 +252,9 @@ def _break(url: str, sql: str) -> None:
 def test_a_drill_of_a_copy_that_lacks_anything_fails_naming_it(
     tmp_path: Path, damage: str, named: str
 ) -> None:
-    live = f"sqlite:///{tmp_path / 'live.db'}"
-    ok(jichitai(tmp_path, live, "db", "upgrade"))
-    ok(
-        jichitai(
-            tmp_path,
-            live,
-            "municipality",
-            "add",
-            TOWN,
-            "--name",
-            "大槌町",
-            "--name-kana",
-            "オオツチチョウ",
-            "--prefecture",
-            "岩手県",
-            "--setting",
-            "mayor_title=町長",
-        )
+    live = shipped_town(
+        tmp_path, ("demo-admin", "管理　者", "admin"), ("demo-auditor", "監査　委員", "auditor")
     )
-    ok(
-        jichitai(
-            tmp_path,
-            live,
-            "staff",
-            "add",
-            TOWN,
-            "demo-admin",
-            "--name",
-            "管理　者",
-            "--password",
-            "demo-password-2026",
-            "--role",
-            "admin",
-        )
-    )
-    ok(
-        jichitai(
-            tmp_path,
-            live,
-            "staff",
-            "add",
-            TOWN,
-            "demo-auditor",
-            "--name",
-            "監査　委員",
-            "--password",
-            "demo-password-2026",
-            "--role",
-            "auditor",
-        )
-    )
-    ok(jichitai(tmp_path, live, "offsite", "keys", "init"))
-    ok(jichitai(tmp_path, live, "offsite", "custodian", "add", "--municipality", TOWN, "--dir", "./custody"))
-    ok(jichitai(tmp_path, live, "offsite", "ship", "--municipality", TOWN, "--snapshot"))
     assert ok(jichitai(tmp_path, live, "offsite", "drill", "--municipality", TOWN)).startswith("OK")
     _break(live, damage)
     failed = jichitai(tmp_path, live, "offsite", "drill", "--municipality", TOWN)
@@ -301,26 +264,7 @@ def test_a_drill_of_a_copy_that_lacks_anything_fails_naming_it(
 
 
 def test_an_undeclared_town_table_stops_shipping_and_drills(tmp_path: Path) -> None:
-    live = f"sqlite:///{tmp_path / 'live.db'}"
-    ok(jichitai(tmp_path, live, "db", "upgrade"))
-    ok(
-        jichitai(
-            tmp_path,
-            live,
-            "municipality",
-            "add",
-            TOWN,
-            "--name",
-            "大槌町",
-            "--name-kana",
-            "オオツチチョウ",
-            "--prefecture",
-            "岩手県",
-        )
-    )
-    ok(jichitai(tmp_path, live, "offsite", "keys", "init"))
-    ok(jichitai(tmp_path, live, "offsite", "custodian", "add", "--municipality", TOWN, "--dir", "./custody"))
-    ok(jichitai(tmp_path, live, "offsite", "ship", "--municipality", TOWN, "--snapshot"))
+    live = shipped_town(tmp_path)
     _break(live, "CREATE TABLE tax_assessment (lg_code VARCHAR(6), no INTEGER, PRIMARY KEY (lg_code, no))")
     shipped = jichitai(tmp_path, live, "offsite", "ship", "--municipality", TOWN, "--snapshot")
     assert shipped.returncode == 2

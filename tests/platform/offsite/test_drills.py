@@ -9,18 +9,19 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
 from jichitai.platform.db import UnitOfWork, read_session
+from jichitai.platform.jobs import run_job_once
 from jichitai.platform.offsite.custodian import DirectoryCustodian
 from jichitai.platform.offsite.drills import OffsiteDrill, drills
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.shipper import (
     OffsiteCustodian,
-    Shipper,
     add_custodian,
     run_due_drills,
     ship_all,
     status,
 )
 from jichitai.platform.tenancy import Tenant
+from jichitai.settings import Settings
 
 from ...conftest import TOWN_A, StaffHeaders, make_staff
 from ...ui import browser, sign_in
@@ -78,7 +79,8 @@ def test_a_failed_drill_raises_the_alert_at_once(
     data = bytearray(victim.read_bytes())
     data[-3] ^= 0x40
     victim.write_bytes(bytes(data))
-    Shipper(engine, keys, 0, 10_000, drill_interval_seconds=WEEK.total_seconds()).run_once()
+    settings = Settings(key_dir=keys.root.parent, offsite_drill_interval=WEEK.total_seconds())
+    assert run_job_once(engine, settings, "offsite.drills").ran  # what the server's scheduler runs
     with read_session(engine) as session:
         (failed,) = drills(session, town_a.lg_code)
     assert not failed.ok

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from jichitai.platform.auth.services import create_demo_users
+from jichitai.platform.cli_support import ACTOR
 from jichitai.platform.tenancy import Tenant
 
 DEMO_STAFF = (
@@ -20,4 +21,4 @@ def seed_demo(engine: Engine, tenant: Tenant, residents: int, seed: int) -> None
     from jichitai.modules.registry.services import generate_population
 
     create_demo_users(engine, tenant, DEMO_STAFF)
-    generate_population(engine, tenant, residents, seed=seed, actor="cli", progress=True)
+    generate_population(engine, tenant, residents, seed=seed, actor=ACTOR, progress=True)

@@ -26,7 +26,7 @@ from jichitai.platform.auth.permissions import (
     standard_roles,
     validate_role,
 )
-from jichitai.platform.db import UnitOfWork, utcnow
+from jichitai.platform.db import UnitOfWork, as_utc, utcnow
 from jichitai.platform.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from jichitai.platform.names import Action
 from jichitai.platform.tenancy import Tenant, get_tenant
@@ -56,12 +56,6 @@ class Issued:
 def secret_hash(secret: str) -> str:
     """How a credential's secret is stored and looked up."""
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
 
 
 def check_login_name(login_name: str, field: str = "login_name") -> str:
@@ -422,7 +416,7 @@ def login_staff(
     if user is None:
         verify_password(None, password)
         refuse("unknown_user")
-    locked_until = _aware(user.locked_until)
+    locked_until = as_utc(user.locked_until)
     if user.disabled_at is not None:
         verify_password(None, password)
         refuse("disabled")
@@ -491,7 +485,7 @@ def login_operator(
     if account is None or account.disabled_at is not None:
         verify_password(None, password)
         raise Unauthenticated(*INVALID_CREDENTIALS)
-    locked_until = _aware(account.locked_until)
+    locked_until = as_utc(account.locked_until)
     if locked_until is not None and locked_until > now:
         verify_password(None, password)
         raise Unauthenticated("account_locked", "ログインの失敗が続いたためロックされています。")
@@ -564,7 +558,7 @@ def find_credential(session: Session, secret: str) -> Credential | None:
     credential = session.get(Credential, secret_hash(secret))
     if credential is None or credential.revoked_at is not None:
         return None
-    expires_at = _aware(credential.expires_at)
+    expires_at = as_utc(credential.expires_at)
     if expires_at is None or expires_at <= utcnow():
         return None
     return credential

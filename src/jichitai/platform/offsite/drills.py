@@ -2,7 +2,8 @@
 
 A backup that was never restored is a hope, not a backup: every custodian of every town gets a full
 restore into a scratch database at least every ``offsite_drill_interval`` seconds, run by the server's
-shipper thread (or ``jichitai offsite drill --all`` from a timer). Each drill is recorded; a custodian
+periodic job ``offsite.drills`` (or ``jichitai offsite drill`` from a timer). A drill also compares the
+restored town with the live one, table by table. Each drill is recorded; a custodian
 whose last successful drill is older than ``offsite_drill_max_age`` raises the alert in
 ``jichitai offsite status`` and the town administrator's status page.
 """
@@ -17,7 +18,7 @@ from sqlalchemy import Boolean, Float, ForeignKeyConstraint, Integer, String, se
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
+from jichitai.platform.db import LG_CODE, Base, UnitOfWork, as_utc, utcnow
 from jichitai.platform.offsite.custodian import Custodian
 from jichitai.platform.offsite.envelope import ChunkCorrupt
 from jichitai.platform.offsite.keys import KeyMissing, KeyStore
@@ -120,22 +121,16 @@ class DrillState:
     overdue: bool
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def drill_state(
     session: Session, lg_code: str, location: str, since: dt.datetime, max_age: dt.timedelta
 ) -> DrillState:
     """Overdue when no drill succeeded within ``max_age`` (counted from ``since`` — the custodian's
     registration — for a custodian that never had one)."""
     newest, good = last_drills(session, lg_code, location)
-    last_ok = _aware(good.started_at) if good else None
-    reference = last_ok or _aware(since) or utcnow()
+    last_ok = as_utc(good.started_at) if good else None
+    reference = last_ok or as_utc(since) or utcnow()
     return DrillState(
-        _aware(newest.started_at) if newest else None,
+        as_utc(newest.started_at) if newest else None,
         last_ok,
         newest.error if newest is not None and not newest.ok else None,
         utcnow() - reference > max_age or (newest is not None and not newest.ok),
@@ -145,7 +140,7 @@ def drill_state(
 def due(session: Session, lg_code: str, location: str, interval: dt.timedelta) -> bool:
     """True when the custodian's last drill (successful or not) is older than ``interval``."""
     newest, _ = last_drills(session, lg_code, location)
-    started = _aware(newest.started_at) if newest else None
+    started = as_utc(newest.started_at) if newest else None
     return started is None or utcnow() - started >= interval
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from jichitai.platform.audit import AuditEntry, Verdict, verify_chain
-from jichitai.platform.db import make_engine, read_session
+from jichitai.platform.db import as_utc, make_engine, read_session
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.bulk_rows import insert_rows
@@ -103,10 +103,6 @@ class Plan:
     chunks: int
 
 
-def _as_utc(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
 def _limit(
     entries: list[dict[str, Any]],
     manifests: list[tuple[int, str, dict[str, Any]]],
@@ -116,7 +112,7 @@ def _limit(
     """The last journal sequence to restore: ``until``, or the last change made by ``until_time``."""
     if until_time is None:
         return until
-    moment = _as_utc(until_time)
+    moment = as_utc(until_time)
     known: list[int] = [
         int(e["seq"]) for e in entries if dt.datetime.fromisoformat(e["recorded_at"]) <= moment
     ]
@@ -467,9 +463,7 @@ def drill(engine: Engine, custodian: Custodian, lg_code: str, keys: dict[str, by
         )
     rpo_seconds = 0.0
     if oldest is not None:
-        if oldest.tzinfo is None:
-            oldest = oldest.replace(tzinfo=dt.UTC)
-        rpo_seconds = (dt.datetime.now(dt.UTC) - oldest).total_seconds()
+        rpo_seconds = (dt.datetime.now(dt.UTC) - as_utc(oldest)).total_seconds()
     return DrillReport(report, head - report.journal_seq, rpo_seconds, report.seconds, compared_seq, compared)
 
 

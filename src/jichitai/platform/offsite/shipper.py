@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +18,7 @@ from sqlalchemy import ForeignKeyConstraint, Integer, String, Table, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from jichitai.platform.db import LG_CODE, Base, UnitOfWork, read_session, utcnow
+from jichitai.platform.db import LG_CODE, Base, UnitOfWork, as_utc, read_session, utcnow
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.custodian import Custodian, parse_chunk_id
 from jichitai.platform.offsite.drills import DrillState, OffsiteDrill, drill_state, due, run_drill
@@ -249,13 +248,14 @@ def ship_all(
     Refused as a whole (:class:`~.tables.CopyIncomplete`) when the declared town tables and the database's
     differ: what is shipped must be the whole town.
     """
-    with engine.connect() as conn:
-        checked_tables(conn)
     with read_session(engine) as session:
         query = select(OffsiteCustodian.lg_code, OffsiteCustodian.location)
         if lg_code is not None:
             query = query.where(OffsiteCustodian.lg_code == lg_code)
         targets = list(session.execute(query.order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location)))
+    if targets:
+        with engine.connect() as conn:
+            checked_tables(conn)
     results: list[ShipResult | str] = []
     owner = uuid.uuid4().hex
     for code, location in targets:
@@ -364,12 +364,6 @@ class CustodianStatus:
         return self.journal_seq - self.shipped_seq
 
 
-def _aware(value: dt.datetime | None) -> dt.datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.UTC)
-    return value
-
-
 def status(
     engine: Engine,
     *,
@@ -387,7 +381,7 @@ def status(
             query = query.where(OffsiteCustodian.lg_code == lg_code)
         for row in session.scalars(query):
             seq, _ = journal.head(session, row.lg_code)
-            since = _aware(row.shipped_at) or _aware(row.created_at) or now
+            since = as_utc(row.shipped_at) or as_utc(row.created_at) or now
             behind = seq > row.shipped_seq
             out.append(
                 CustodianStatus(
@@ -395,7 +389,7 @@ def status(
                     row.location,
                     seq,
                     row.shipped_seq,
-                    _aware(row.shipped_at),
+                    as_utc(row.shipped_at),
                     row.last_error,
                     behind and now - since > alert_after,
                     None
@@ -451,63 +445,3 @@ def run_drill_at(engine: Engine, keys: KeyStore, lg_code: str, location: str) ->
         return run_drill(engine, keys, lg_code, location, custodian)
     finally:
         close(custodian)
-
-
-class Shipper:
-    """A daemon thread running :func:`ship_all` every ``interval_seconds`` (0 disables it), and the
-    scheduled restore drills every ``drill_interval_seconds`` (0 leaves them to a timer)."""
-
-    def __init__(
-        self,
-        engine: Engine,
-        keys: KeyStore,
-        interval_seconds: float,
-        snapshot_every: int,
-        *,
-        keep_snapshots: int = 3,
-        drill_interval_seconds: float = 0,
-    ) -> None:
-        self.engine = engine
-        self.keys = keys
-        self.interval_seconds = interval_seconds
-        self.snapshot_every = snapshot_every
-        self.keep_snapshots = keep_snapshots
-        self.drill_interval_seconds = drill_interval_seconds
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        """Start the thread (a no-op when disabled or running)."""
-        if self.interval_seconds <= 0 or (self._thread is not None and self._thread.is_alive()):
-            return
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="offsite-shipper", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Ask the thread to end and wait for it."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def run_once(self) -> None:
-        """One pass; errors are logged, never raised."""
-        try:
-            ship_all(
-                self.engine,
-                self.keys,
-                snapshot_every=self.snapshot_every,
-                keep_snapshots=self.keep_snapshots,
-            )
-        except Exception:
-            log.exception("offsite shipping pass failed")
-        if self.drill_interval_seconds > 0:
-            try:
-                run_due_drills(self.engine, self.keys, dt.timedelta(seconds=self.drill_interval_seconds))
-            except Exception:
-                log.exception("scheduled restore drills failed")
-
-    def _run(self) -> None:
-        while not self._stopping.wait(self.interval_seconds):
-            self.run_once()

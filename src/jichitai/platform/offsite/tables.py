@@ -37,12 +37,11 @@ def copied_tables() -> list[Table]:
 
 
 def town_keyed_in_database(conn: Connection) -> set[str]:
-    """Names of the database's tables whose primary key includes ``lg_code``."""
-    inspector = inspect(conn)
+    """Names of the database's tables whose primary key includes ``lg_code`` (one catalogue query for all
+    tables, not one per table: shipping asks on every pass)."""
+    keys = inspect(conn).get_multi_pk_constraint()
     return {
-        name
-        for name in inspector.get_table_names()
-        if "lg_code" in (inspector.get_pk_constraint(name).get("constrained_columns") or [])
+        name for (_schema, name), pk in keys.items() if "lg_code" in (pk.get("constrained_columns") or [])
     }
 
 
