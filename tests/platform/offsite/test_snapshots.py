@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select, update
 
 from jichitai.modules.registry.bulk import load_population
 from jichitai.platform.db import UnitOfWork, make_engine
+from jichitai.platform.offsite import restore as restore_module
 from jichitai.platform.offsite.custodian import DirectoryCustodian, parse_chunk_id
 from jichitai.platform.offsite.envelope import ChunkCorrupt
 from jichitai.platform.offsite.journal import JournalEntry
@@ -297,3 +298,29 @@ def test_a_pass_that_died_before_writing_the_heads_is_repaired(
     assert report.audit.ok
     result = verify_custodian(engine, custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)]))
     assert result.heads_match
+
+
+def test_a_restore_that_writes_fewer_rows_than_the_manifest_counts_is_refused(
+    engine: Engine,
+    towns: tuple[Tenant, Tenant],
+    keys: KeyStore,
+    custodian: DirectoryCustodian,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Fault injection: an insert path that silently drops a row (as a bad driver conversion would)."""
+    town_a, _ = towns
+    load_population(engine, town_a, 20, 5, actor="test")
+    ship_town(engine, keys, town_a.lg_code, custodian, part_rows=7)
+    original = restore_module._insert_part
+
+    def lossy(conn: Any, tables: Any, body: dict[str, Any], cid: str) -> int:
+        if body["table"] == "registry_event_person" and len(body["rows"]) > 1:
+            body = {**body, "rows": body["rows"][:-1]}
+        return original(conn, tables, body, cid)
+
+    monkeypatch.setattr(restore_module, "_insert_part", lossy)
+    target = f"sqlite:///{tmp_path / 'fresh.db'}"
+    with pytest.raises(RestoreRefused, match=r"registry_event_person: \d+ rows expected, \d+ found"):
+        restore(target, custodian, town_a.lg_code, dict([keys.town(town_a.lg_code)]))
+    assert not _town_exists(target, town_a.lg_code)

@@ -3,7 +3,7 @@
 A snapshot at journal sequence ``at`` is a set of chunks: parts ``s<at>-p<n>`` of up to ``part_rows`` rows
 of one table each (column names once, then value lists), and a manifest ``s<at>`` written last that names
 every part with the SHA-256 of its stored bytes, and holds the town's counters, journal head and, for every
-table of the copy (empty ones too), its row count and content digest (:mod:`.tables`). A
+table of the copy (empty ones too), its row count and the digest of its parts' plaintext (:mod:`.tables`). A
 snapshot is complete only when its manifest is there; the hashes bind each part to its manifest, so a
 part that is missing, swapped or left over from an interrupted attempt is refused by name.
 
@@ -30,7 +30,7 @@ from jichitai.platform.offsite.bulk_rows import encode_rows, encoders
 from jichitai.platform.offsite.capture import counters
 from jichitai.platform.offsite.custodian import Custodian, chunk_id
 from jichitai.platform.offsite.envelope import seal
-from jichitai.platform.offsite.tables import Digester, checked_tables
+from jichitai.platform.offsite.tables import PartDigests, checked_tables
 from jichitai.platform.tenancy import Tenant
 
 PART_ROWS = 20_000
@@ -104,23 +104,24 @@ def ship_snapshot(
         )
         values = counters(session, Tenant(lg_code))
         parts: list[dict[str, Any]] = []
-        digests: dict[str, dict[str, Any]] = {}
+        tables = checked_tables(session.connection())
+        contents = PartDigests(tables)
         audit_head = previous_audit_head
         total = 0
-        for table in checked_tables(session.connection()):
+        for table in tables:
             columns = [c.name for c in table.columns]
             query = select(table).where(table.c.lg_code == lg_code).order_by(*table.primary_key.columns)
             result = session.execute(query, execution_options={"yield_per": part_rows})
             plan = encoders(table)
-            digester = Digester()
             for batch in result.partitions():
                 rows = encode_rows(batch, plan)
-                digester.feed(rows)
                 number = len(parts) + 1
                 pid = part_id(at, number)
+                plain = dump({"table": table.name, "columns": columns, "rows": rows})
+                contents.add(table.name, plain, len(rows))
                 sealed = seal(
                     header(lg_code, "snapshot-part", at, at, chunk_id=pid, table=table.name, rows=len(rows)),
-                    dump({"table": table.name, "columns": columns, "rows": rows}),
+                    plain,
                     wrapping,
                 )
                 custodian.put(lg_code, pid, sealed.blob, sealed.wraps)
@@ -139,13 +140,12 @@ def ship_snapshot(
                         "seq": last[columns.index("seq")],
                         "hash": last[columns.index("entry_hash")],
                     }
-            digests[table.name] = digester.result().as_dict()
     heads = {"journal": {"seq": at, "hash": head_hash}, "audit": audit_head}
     manifest = {
         "head": {"seq": at, "hash": head_hash},
         "counters": values,
         "parts": parts,
-        "tables": digests,
+        "tables": {name: digest.as_dict() for name, digest in contents.result().items()},
     }
     manifest_header = header(
         lg_code, "snapshot", at, at, heads=heads, parts=len(parts), at_time=journal.to_json(at_time)

@@ -5,8 +5,13 @@ snapshot, a restore or a drill refuses to run when that set is empty (the proces
 or differs from the town-keyed tables the database really has (a table no loaded module declares would be
 silently left behind; a declared one missing from the database means the schema is not migrated).
 
-A table's digest is the SHA-256 of its town rows in primary-key order, each row in the canonical JSON form
-the snapshots ship, so the same rows digest alike on SQLite and PostgreSQL.
+Two digests, for two questions:
+
+- a snapshot manifest records, per table, the row count and the SHA-256 of the table's parts as plaintext
+  (:class:`PartDigests`), which costs one hash over bytes the snapshot serialises anyway; a restore recomputes
+  it from the parts it opened and counts the rows it wrote;
+- a drill asks whether two databases hold the same town, so :func:`table_digest` hashes the rows as they
+  stand, in primary-key order and canonical JSON, alike on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -101,6 +106,24 @@ class Digester:
         return TableDigest(self._rows, self._hash.hexdigest())
 
 
+class PartDigests:
+    """Per table: rows and SHA-256 of its snapshot parts' plaintext, in part order (every table starts
+    empty, so a table with no rows is recorded too)."""
+
+    def __init__(self, tables: Iterable[Table]) -> None:
+        self._hashes = {t.name: hashlib.sha256() for t in tables}
+        self._rows = dict.fromkeys(self._hashes, 0)
+
+    def add(self, table: str, plain: bytes, rows: int) -> None:
+        """Account for one part of ``table``."""
+        self._hashes[table].update(plain)
+        self._rows[table] += rows
+
+    def result(self) -> dict[str, TableDigest]:
+        """The digests so far."""
+        return {name: TableDigest(self._rows[name], h.hexdigest()) for name, h in self._hashes.items()}
+
+
 def table_digest(bind: Connection | Session, table: Table, lg_code: str, batch: int = 20_000) -> TableDigest:
     """The digest of ``table``'s rows of ``lg_code`` as they stand in ``bind``'s transaction."""
     query = select(table).where(table.c.lg_code == lg_code).order_by(*table.primary_key.columns)
@@ -136,6 +159,7 @@ def differences(expected: dict[str, dict[str, Any]], actual: dict[str, TableDige
 __all__ = [
     "CopyIncomplete",
     "Digester",
+    "PartDigests",
     "TableDigest",
     "checked_tables",
     "copied_tables",
