@@ -1,7 +1,7 @@
 """Certificates per second: a single-page 世帯連記式 住民票の写し of a household of four, issued and printed.
 
-In-process, through the product's real path: ``services.request_certificate`` (DV check, 交付履歴 row with the
-content snapshot, fee and verification code, audit entries, commit) then ``services.print_certificate`` (the
+In-process, through the product's real path: ``request_certificate`` (DV check, 交付履歴 row with the
+content snapshot, fee and verification code, audit entries, commit) then ``print_certificate`` (the
 first print: Jinja2 template, glyph check of every printed text, QR code, WeasyPrint with IPAmj明朝, the
 ``printed_at`` stamp and audit entries, commit). The database is a fresh PostgreSQL database
 ``jichitai_bench_certificates`` or SQLite file ``var/bench/certificates.db`` (removed at the end), with
@@ -29,10 +29,13 @@ import time
 from typing import Any
 
 from _common import VAR, create_town, drop_pg_database, emit, fresh_database, machine, open_engine, percentile
-from jichitai.modules.registry import schemas, services
-from jichitai.modules.registry.certificate_pdf import PrintInfo, render_html, render_pdf
-from jichitai.modules.registry.certificates import CertificateOut
-from jichitai.modules.registry.support_schemas import CertificateIn
+from jichitai.modules.registry.certificates.documents import print_certificate
+from jichitai.modules.registry.certificates.pdf import PrintInfo, render_html, render_pdf
+from jichitai.modules.registry.certificates.rules import CertificateOut
+from jichitai.modules.registry.certificates.services import request_certificate
+from jichitai.modules.registry.records import schemas
+from jichitai.modules.registry.records.services.record import record_event
+from jichitai.modules.registry.support.schemas import CertificateIn
 from jichitai.platform import documents
 from jichitai.platform.audit import Actor
 from jichitai.platform.db import UnitOfWork
@@ -75,10 +78,10 @@ def household(engine: Any, tenant: Tenant) -> tuple[str, str]:
         }
     )
     with UnitOfWork(engine) as uow:
-        event = services.record_event(uow, tenant, body, actor="bench")
+        event = record_event(uow, tenant, body, actor="bench")
     head = event.persons[0].atena_no
     with UnitOfWork(engine, write=False) as uow:
-        from jichitai.modules.registry import queries
+        from jichitai.modules.registry.records import queries
 
         household_no = queries.current_record(uow.session, tenant, head).household_no
     return head, household_no
@@ -98,11 +101,11 @@ def request(head: str, household_no: str) -> CertificateIn:
 
 def issue_and_print(engine: Any, tenant: Tenant, body: CertificateIn) -> bytes:
     with UnitOfWork(engine) as uow:
-        issued = services.request_certificate(
+        issued = request_certificate(
             uow, tenant, body, actor=CLERK, principal_may_override=False, reveal_my_number=True
         )
     with UnitOfWork(engine) as uow:
-        printed = services.print_certificate(
+        printed = print_certificate(
             uow, tenant, issued.issue_no, actor=CLERK, reveal_my_number=True, base_url="https://bench.invalid"
         )
     return printed.pdf
@@ -151,7 +154,7 @@ def main() -> None:
         first = issue_and_print(engine, tenant, body)  # warm-up: font, templates, caches
         pages = page_count(first)
         with UnitOfWork(engine, write=False) as uow:
-            from jichitai.modules.registry.models import CertificateIssue
+            from jichitai.modules.registry.certificates.models import CertificateIssue
 
             row = uow.session.get(CertificateIssue, (tenant.lg_code, 1))
             assert row is not None

@@ -48,14 +48,15 @@ from _common import (
     run_pgbench,
     staff_headers,
 )
-from jichitai.modules.registry import schemas, services
-from jichitai.modules.registry.models import PersonRecord, ResidentStatus
+from jichitai.modules.registry.records import schemas
+from jichitai.modules.registry.records.models import PersonRecord, ResidentStatus
+from jichitai.modules.registry.records.services.record import record_event
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork
 from jichitai.platform.tenancy import Tenant
 
 DB_NAME = "jichitai_bench_events"
-BASE = "/api/v1/municipalities/034614"
+BASE = "/api/v1/municipalities/034614/registry"
 FAMILIES = (
     ("佐藤", "サトウ"),
     ("鈴木", "スズキ"),
@@ -116,13 +117,13 @@ def _seed_by_move_ins(engine: Engine, tenant: Tenant, households: int, rng: rand
             }
         )
         with UnitOfWork(engine) as uow:
-            services.record_event(uow, tenant, body, actor="bench")
+            record_event(uow, tenant, body, actor="bench")
 
 
 def _seed(engine: Engine, tenant: Tenant, households: int, rng: random.Random) -> str:
     """Seed about ``households`` households; returns how."""
     try:
-        from jichitai.modules.registry.bulk import load_population
+        from jichitai.devdata.registry.bulk import load_population
     except ImportError:
         _seed_by_move_ins(engine, tenant, households, rng)
         return "move_in_events"

@@ -34,9 +34,9 @@ from typing import Any
 from sqlalchemy import Engine
 
 from _common import create_town, emit, fresh_pg_database, fresh_sqlite_file, machine, open_engine, ratio
-from jichitai.modules.registry.bulk import TABLES, load_population
-from jichitai.modules.registry.models import ENTITLEMENT_COLUMNS
-from jichitai.modules.registry.synthetic import BATCH_PERSONS, generate
+from jichitai.devdata.registry import BATCH_PERSONS, generate
+from jichitai.devdata.registry.bulk import TABLES, load_population
+from jichitai.modules.registry.records.models import ENTITLEMENT_COLUMNS
 from jichitai.platform.clock import today_jst
 from jichitai.platform.migrate import upgrade
 

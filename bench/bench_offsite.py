@@ -87,8 +87,8 @@ from _common import (
     staff_headers,
 )
 from bench_events import EventClient, _free_port, _households, _seed, _start_server, _stop_server
-from jichitai.modules.registry.bulk import load_population
-from jichitai.modules.registry.models import PersonRecord, ResidentStatus
+from jichitai.devdata.registry.bulk import load_population
+from jichitai.modules.registry.records.models import PersonRecord, ResidentStatus
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.offsite import capture

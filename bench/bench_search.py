@@ -48,9 +48,9 @@ from _common import (
     sqlite_url,
     town_tenant,
 )
-from jichitai.modules.registry import queries
-from jichitai.modules.registry.models import PersonRecord, ResidentKind, ResidentStatus
-from jichitai.modules.registry.services import reads
+from jichitai.modules.registry.records import queries
+from jichitai.modules.registry.records.models import PersonRecord, ResidentKind, ResidentStatus
+from jichitai.modules.registry.records.services import reads
 from jichitai.platform.audit import Actor
 from jichitai.platform.db import UnitOfWork
 from jichitai.platform.heap import freeze_startup_heap
@@ -89,7 +89,7 @@ def _prepare(database: str, residents: int, reuse: bool) -> tuple[Engine, Tenant
             print(f"reusing {url} with {have} residents", file=sys.stderr)
             return engine, tenant, None
         engine.dispose()
-    from jichitai.modules.registry.bulk import load_population
+    from jichitai.devdata.registry.bulk import load_population
 
     url = fresh_database(database, PG_NAME if database == "postgresql" else SQLITE_NAME)
     engine = open_engine(url)

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from jichitai.app import create_app
 from jichitai.bootstrap import load, metadata
 from jichitai.platform.audit import Actor
+from jichitai.platform.auth.passwords import use_hasher
 from jichitai.platform.auth.permissions import standard_roles
 from jichitai.platform.auth.services import (
     Policy,
@@ -40,6 +42,14 @@ PG_ADMIN = os.environ.get("JICHITAI_TEST_PG_ADMIN", "postgresql://postgres@127.0
 TOWN_A = Tenant("034614")  # 大槌町
 TOWN_B = Tenant("046060")  # 南三陸町
 KEEP = {"jp_era", "alembic_version"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashing() -> Iterator[None]:
+    """argon2id with the smallest parameters: the same code path at a fraction of the cost (injected)."""
+    previous = use_hasher(PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    yield
+    use_hasher(previous)
 
 
 def _worker() -> str:

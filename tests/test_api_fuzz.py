@@ -71,7 +71,7 @@ def test_no_server_errors(client: TestClient, towns: tuple[Tenant, Tenant], staf
                 except Unsatisfiable:
                     assert mode is GenerationMode.NEGATIVE  # nothing to break in an operation without inputs
         checked.add(operation.label)
-    assert any("POST /api/v1/municipalities/{lg_code}/events" in label for label in checked)
+    assert any("POST /api/v1/municipalities/{lg_code}/registry/events" in label for label in checked)
     assert any("/staff" in label for label in checked)
 
 
@@ -81,7 +81,9 @@ def test_fuzzing_reaches_real_towns(client: TestClient, towns: tuple[Tenant, Ten
     @given(kana=st.text(max_size=20))
     @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def search(kana: str) -> None:
-        response = client.get(f"/api/v1/municipalities/{towns[0].lg_code}/residents", params={"kana": kana})
+        response = client.get(
+            f"/api/v1/municipalities/{towns[0].lg_code}/registry/residents", params={"kana": kana}
+        )
         assert response.status_code in (200, 422), response.text
 
     search()

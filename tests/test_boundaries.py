@@ -111,7 +111,7 @@ def test_the_checks_catch_violations(tmp_path: Path) -> None:
         (tmp_path / "modules" / name).mkdir(parents=True)
         (tmp_path / "modules" / name / "__init__.py").write_text(body)
     (tmp_path / "modules" / "tax" / "services.py").write_text(
-        "from jichitai.modules.registry.models import PersonRecord\n"
+        "from jichitai.modules.registry.records.models import PersonRecord\n"
         "from jichitai.modules.registry import count_residents\n"
     )
     assert violations_of_platform(tmp_path) == [
@@ -119,6 +119,6 @@ def test_the_checks_catch_violations(tmp_path: Path) -> None:
         "platform/bad.py imports jichitai.modules.registry.models",
     ]
     assert violations_between_modules(tmp_path) == [
-        "modules/tax/services.py imports jichitai.modules.registry.models",
-        "modules/tax/services.py imports jichitai.modules.registry.models.PersonRecord",
+        "modules/tax/services.py imports jichitai.modules.registry.records.models",
+        "modules/tax/services.py imports jichitai.modules.registry.records.models.PersonRecord",
     ]

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from jichitai.bootstrap import load
-from jichitai.modules.registry.rules import EVENT_KINDS
+from jichitai.modules.registry.records.rules import EVENT_KINDS
 from jichitai.reference import render
 from jichitai.settings import Settings
 

@@ -81,7 +81,7 @@ def test_every_registry_change_reaches_the_consumer_exactly_once_across_a_restar
         create_app(app_settings, engine), raise_server_exceptions=False, headers=headers
     ) as again:
         response = again.post(
-            f"/api/v1/municipalities/{TOWN_A.lg_code}/events",
+            f"/api/v1/municipalities/{TOWN_A.lg_code}/registry/events",
             json={
                 "type": "death",
                 "event_date": today_jst().isoformat(),

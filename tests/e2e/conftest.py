@@ -83,7 +83,7 @@ def _seed_tsuzuki(base: str) -> None:
     }
     _call(
         base,
-        f"/api/v1/municipalities/{DEMO_TOWN}/events",
+        f"/api/v1/municipalities/{DEMO_TOWN}/registry/events",
         {
             "type": "domestic_move_in",
             "event_date": moved_on,

@@ -10,7 +10,7 @@ from typing import Any
 from jichitai.platform.jp import DEFAULT_ERAS, format_wareki
 from tests.e2e.conftest import DEMO_PASSWORD, DEMO_TOWN
 
-UI = f"/ui/{DEMO_TOWN}"
+UI = f"/ui/{DEMO_TOWN}/registry"
 
 
 def test_counter_workflow(page: Any, shoot: Callable[[str], None], save_pdf: Callable[[bytes], None]) -> None:

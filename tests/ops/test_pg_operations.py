@@ -33,7 +33,8 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import Engine
 
-from jichitai.modules.registry import schemas, services
+from jichitai.modules.registry.records import schemas
+from jichitai.modules.registry.records.services.record import record_event
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, make_engine
 from jichitai.platform.migrate import upgrade
@@ -235,7 +236,7 @@ def move_in(n: int) -> dict[str, Any]:
 def record_move_ins(scenario_engine: Engine, start: int, count: int) -> None:
     for n in range(start, start + count):
         with UnitOfWork(scenario_engine) as uow:
-            services.record_event(uow, TOWN, EVENT_BODY.validate_python(move_in(n)), actor="pgops-test")
+            record_event(uow, TOWN, EVENT_BODY.validate_python(move_in(n)), actor="pgops-test")
 
 
 def server_now(primary: Primary) -> str:

@@ -21,7 +21,8 @@ from pydantic import TypeAdapter
 from sqlalchemy import Engine, text
 
 from jichitai.bootstrap import load
-from jichitai.modules.registry import schemas, services
+from jichitai.modules.registry.records import schemas
+from jichitai.modules.registry.records.services.record import record_event
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, is_sqlite, make_engine
 from jichitai.platform.tenancy import Tenant
@@ -87,7 +88,7 @@ def main() -> None:
         tenant = tenants[i % len(tenants)]
         body = adapter.validate_python(move_in(i))
         with UnitOfWork(engine) as uow:
-            recorded = services.record_event(uow, tenant, body, actor="crash-test")
+            recorded = record_event(uow, tenant, body, actor="crash-test")
         # record_event returned after its commit: this is the success answer, so acknowledge it durably.
         atenas = ",".join(person.atena_no for person in recorded.persons)
         os.write(fd, f"{tenant.lg_code} {recorded.event.event_no} {atenas}\n".encode())

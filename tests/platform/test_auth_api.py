@@ -23,6 +23,9 @@ from jichitai.settings import Settings
 from tests.conftest import PASSWORD, TOWN_A, TOWN_B, StaffHeaders, anonymous, make_staff
 from tests.modules.registry.test_api_life_story import BASE, move_in_family
 
+TOWN = "/api/v1/municipalities/034614"
+"""The platform's routes of the town (staff, roles); the register's are under BASE."""
+
 MY_NUMBER = re.compile(r"\b\d{12}\b")
 PATH_VALUES = {
     "lg_code": TOWN_A.lg_code,
@@ -146,8 +149,8 @@ def test_my_number_only_for_a_my_number_purpose(
 def test_neither_role_sees_another_town(client: TestClient, staff: StaffHeaders) -> None:
     family = move_in_family(client)
     taro = family["persons"][0]["atena_no"]
-    other = f"/api/v1/municipalities/{TOWN_B.lg_code}"
-    missing_town = client.get("/api/v1/municipalities/999997/residents/0000000019").json()
+    other = f"/api/v1/municipalities/{TOWN_B.lg_code}/registry"
+    missing_town = client.get("/api/v1/municipalities/999997/registry/residents/0000000019").json()
     for headers in (staff("tax"), staff("registry_clerk", purpose="resident_registry")):
         for path in (f"{other}/residents/{taro}", f"{other}/events/{family['event_no']}"):
             response = client.get(path, headers=headers)
@@ -211,7 +214,7 @@ def test_login_lockout_and_unlock(client: TestClient, engine: Engine, staff: Sta
         "locked",
     ]
     admin = staff("admin")
-    assert client.post(f"{BASE}/staff/sato/enable", headers=admin).status_code == 200
+    assert client.post(f"{TOWN}/staff/sato/enable", headers=admin).status_code == 200
     token = login(client, "sato", purpose="resident_tax")
     assert token.status_code == 201, token.text
     me = anonymous(client).get(
@@ -240,7 +243,7 @@ def test_tokens_can_be_revoked_and_die_with_a_disabled_account(
     headers = {"Authorization": f"Bearer {second['token']}"}
     assert client.get(f"{BASE}/residents", params={"kana": "ア"}, headers=headers).status_code == 200
     admin = staff("admin")
-    assert client.post(f"{BASE}/staff/suzuki/disable", headers=admin).json()["disabled"] is True
+    assert client.post(f"{TOWN}/staff/suzuki/disable", headers=admin).json()["disabled"] is True
     assert client.get(f"{BASE}/residents", params={"kana": "ア"}, headers=headers).status_code == 401
     assert login(client, "suzuki").status_code == 401
     actions = [e.action for e in entries(engine)]
@@ -286,13 +289,13 @@ def test_operator_manages_towns_but_reads_no_resident(
         "password": PASSWORD,
         "roles": ["registry_clerk"],
     }
-    refused = ops.post(f"{BASE}/staff", json=clerk, headers=operator)
+    refused = ops.post(f"{TOWN}/staff", json=clerk, headers=operator)
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "operator_admin_only")
     first_admin = {**clerk, "login_name": "town-admin", "roles": ["admin"]}
-    created = ops.post(f"{BASE}/staff", json=first_admin, headers=operator)
+    created = ops.post(f"{TOWN}/staff", json=first_admin, headers=operator)
     assert created.status_code == 201, created.text
     assert entries(engine, action="admin:user:create")[-1].actor == "operator:ops"
-    assert ops.get(f"{BASE}/staff", headers=operator).status_code == 403
+    assert ops.get(f"{TOWN}/staff", headers=operator).status_code == 403
 
 
 def test_role_and_permission_changes_are_audited(
@@ -300,18 +303,18 @@ def test_role_and_permission_changes_are_audited(
 ) -> None:
     admin = staff("admin")
     make_staff(engine, TOWN_A, "tanaka", ["tax"])
-    changed = client.put(f"{BASE}/staff/tanaka/roles", json={"roles": ["tax", "welfare"]}, headers=admin)
+    changed = client.put(f"{TOWN}/staff/tanaka/roles", json={"roles": ["tax", "welfare"]}, headers=admin)
     assert changed.json()["roles"] == ["tax", "welfare"]
     grant = entries(engine, action="admin:user:roles")[-1]
     assert grant.details == {"login_name": "tanaka", "before": ["tax"], "after": ["tax", "welfare"]}
     tax_role = {"name": "税務", "purposes": ["resident_tax"], "permissions": ["registry:resident:read"]}
-    role = client.put(f"{BASE}/roles/tax", json={**tax_role, "permissions": ["registry:fly"]}, headers=admin)
+    role = client.put(f"{TOWN}/roles/tax", json={**tax_role, "permissions": ["registry:fly"]}, headers=admin)
     assert (role.status_code, role.json()["error"]["code"]) == (422, "invalid_role")
     widened = {**tax_role, "permissions": ["registry:resident:read", "registry:mynumber:read"]}
-    assert client.put(f"{BASE}/roles/tax", json=widened, headers=admin).status_code == 200
+    assert client.put(f"{TOWN}/roles/tax", json=widened, headers=admin).status_code == 200
     update = entries(engine, action="admin:role:update")[-1]
     assert update.details["before"]["permissions"] == ["registry:resident:read"]
-    bad = client.put(f"{BASE}/staff/tanaka/roles", json={"roles": ["king"]}, headers=admin)
+    bad = client.put(f"{TOWN}/staff/tanaka/roles", json={"roles": ["king"]}, headers=admin)
     assert (bad.status_code, bad.json()["error"]["code"]) == (422, "unknown_role")
 
 
@@ -339,3 +342,18 @@ def test_an_anonymous_flood_is_throttled_before_it_fills_the_audit_chain(
         codes = [fresh.get(f"{BASE}/residents", params={"kana": "ア"}).status_code for _ in range(6)]
         assert codes == [401, 401, 401, 429, 429, 429]
         assert len(entries(engine)) == before + 3
+
+
+def test_the_suite_hashes_with_the_injected_cheap_hasher_and_still_verifies_real_hashes() -> None:
+    """Hashes carry their parameters: one made at production cost verifies under the test hasher."""
+    from argon2 import PasswordHasher
+
+    from jichitai.platform.auth import passwords
+
+    cheap = passwords.hash_password("correct horse battery")
+    assert "m=8,t=1,p=1" in cheap
+    assert passwords.verify_password(cheap, "correct horse battery")
+    real = PasswordHasher().hash("correct horse battery")
+    assert passwords.verify_password(real, "correct horse battery")
+    assert not passwords.verify_password(real, "wrong horse battery")
+    assert not passwords.verify_password(None, "correct horse battery")

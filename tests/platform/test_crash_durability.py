@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func
 from sqlalchemy import select as sql_select
 
-from jichitai.modules.registry.models import Event, EventPerson, Household, Person, PersonRecord
+from jichitai.modules.registry.records.models import Event, EventPerson, Household, Person, PersonRecord
 from jichitai.platform.audit import AuditEntry, verify_chain
 from jichitai.platform.db import is_sqlite, read_session
 from jichitai.platform.tenancy import Tenant, TenantSequence

@@ -73,7 +73,7 @@ def test_unknown_routes_and_methods_use_the_error_body(client: TestClient) -> No
 
 def test_openapi_describes_every_event_type(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
-    assert "/api/v1/municipalities/{lg_code}/events" in spec["paths"]
+    assert "/api/v1/municipalities/{lg_code}/registry/events" in spec["paths"]
     schemas = spec["components"]["schemas"]
     for name in (
         "MoveIn",
@@ -94,7 +94,7 @@ def test_openapi_describes_every_event_type(client: TestClient) -> None:
 
 
 def test_text_that_cannot_be_stored_is_refused(client: TestClient) -> None:
-    base = "/api/v1/municipalities/034614"
+    base = "/api/v1/municipalities/034614/registry"
     for response in (
         client.get(f"{base}/residents", params={"kana": "ヤ\x00マ"}),
         client.post(

@@ -135,6 +135,10 @@ def append_entries(session: Session, tenant: Tenant, entries: Sequence[Entry]) -
     """
     if not entries:
         return []
+    deferred = session.info.get(DEFERRED)
+    if deferred is not None:  # a batch chunk: appended at its end (see append_deferred)
+        deferred.append((tenant, list(entries)))
+        return []
     numbers = next_numbers(session, tenant, SEQUENCE, len(entries))
     previous = None
     if numbers[0] > 1:  # only the hash: loading the whole previous entry would parse its details for nothing
@@ -174,9 +178,34 @@ def record_log_read(uow: UnitOfWork, tenant: Tenant, actor: Actor, details: dict
     uow.commit()
 
 
-def append_entry(session: Session, tenant: Tenant, **fields: Any) -> AuditEntry:
+def append_entry(session: Session, tenant: Tenant, **fields: Any) -> None:
     """Append one entry (see :class:`Entry` for the fields) to the tenant's chain."""
-    return append_entries(session, tenant, [Entry(**fields)])[0]
+    append_entries(session, tenant, [Entry(**fields)])
+
+
+DEFERRED = "jichitai.audit.deferred"
+"""``session.info`` key: while present, appends are collected and written by :func:`append_deferred`."""
+
+
+def defer_appends(session: Session) -> None:
+    """Collect this transaction's audit appends instead of writing them at once.
+
+    Appending takes the town's audit counter row lock until the commit. A batch that appended as it went would
+    hold it for its whole chunk and stall the counter's events of the same town; deferred, the lock is taken
+    by :func:`append_deferred` just before the commit and held for milliseconds.
+    """
+    session.info[DEFERRED] = []
+
+
+def append_deferred(session: Session) -> int:
+    """Write the collected appends (in their order, per town) and stop deferring; the number written."""
+    collected: list[tuple[Tenant, list[Entry]]] = session.info.pop(DEFERRED, [])
+    by_town: dict[str, tuple[Tenant, list[Entry]]] = {}
+    for tenant, entries in collected:
+        by_town.setdefault(tenant.lg_code, (tenant, []))[1].extend(entries)
+    for tenant, entries in by_town.values():
+        append_entries(session, tenant, entries)
+    return sum(len(entries) for _tenant, entries in by_town.values())
 
 
 @dataclass(frozen=True)

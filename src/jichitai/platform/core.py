@@ -12,6 +12,7 @@ from sqlalchemy import Table
 
 from jichitai.platform import audit, audit_heads, calendar, feeds, jobs, names, outbox, periodic, tenancy
 from jichitai.platform.auth import models as auth_models
+from jichitai.platform.cli_jobs import jobs_app
 from jichitai.platform.modules import ModuleDeclaration
 from jichitai.platform.offsite import custody, drills, journal, shipper
 from jichitai.platform.web import (
@@ -20,6 +21,7 @@ from jichitai.platform.web import (
     custody_api,
     feeds_api,
     health,
+    home,
     municipalities,
     offsite_api,
     staff_api,
@@ -69,12 +71,14 @@ PLATFORM = ModuleDeclaration(
         audit_api.router,
         feeds_api.router,
         views.router,
+        home.router,
     ),
     permissions=names.PERMISSIONS,
     audit_actions=names.ACTIONS,
     purposes=names.PURPOSES,
     roles=names.ROLES,
     settings=tenancy.PLATFORM_SETTINGS,
+    cli=(("jobs", jobs_app),),
     feeds=(outbox.OUTBOX_FEED,),
     jobs=periodic.JOBS,
 )

@@ -253,6 +253,10 @@ DISPATCH_JOB = JobSpec(
     description="変更フィードを購読者に配信する (購読者・団体ごとのカーソル、失敗時は間隔を空けて再試行)",
     interval=_dispatch_interval,
     run=_run_dispatch,
+    # Delivery follows a commit by about a second; a worker that crashed mid-dispatch must not stop it for
+    # the default minute. Racing dispatchers are harmless: each cursor moves by a conditional update in the
+    # consumer's own transaction, so a change is applied exactly once whoever delivers it.
+    lease=5.0,
 )
 
 __all__ = [

@@ -184,6 +184,11 @@ def execute(engine: Engine, settings: Settings, spec: JobSpec, holder: str) -> J
     return JobRun(spec.name, True, error)
 
 
+def lease_of(spec: JobSpec, default: dt.timedelta = LEASE) -> dt.timedelta:
+    """The job's own lease, or ``default``."""
+    return default if spec.lease is None else dt.timedelta(seconds=spec.lease)
+
+
 def run_job_once(engine: Engine, settings: Settings, name: str) -> JobRun:
     """Run the declared job ``name`` now, whether due or not, unless another holder is running it (cron, CLI).
 
@@ -191,7 +196,7 @@ def run_job_once(engine: Engine, settings: Settings, name: str) -> JobRun:
     """
     spec = catalog().jobs[name]
     holder = new_holder()
-    if not claim(engine, name, holder, interval=None).taken:
+    if not claim(engine, name, holder, interval=None, lease=lease_of(spec)).taken:
         return JobRun(name, False)
     return execute(engine, settings, spec, holder)
 
@@ -217,10 +222,12 @@ class Scheduler:
         self.settings = settings
         specs = list(catalog().jobs.values() if jobs is None else jobs)
         self.jobs: dict[str, tuple[JobSpec, dt.timedelta]] = {}
+        self.leases: dict[str, dt.timedelta] = {}
         for spec in specs:
             seconds = spec.interval(settings)
             if seconds > 0:
                 self.jobs[spec.name] = (spec, dt.timedelta(seconds=seconds))
+                self.leases[spec.name] = lease_of(spec, lease)
         self.tick_seconds = tick
         self.lease = lease
         self.holder = new_holder()
@@ -276,7 +283,8 @@ class Scheduler:
             self._runs.pop(name, None)
             if now < self._next_look.get(name, now):
                 continue
-            taken = claim(self.engine, name, self.holder, interval=interval, lease=self.lease, now=now)
+            lease = self.leases[name]
+            taken = claim(self.engine, name, self.holder, interval=interval, lease=lease, now=now)
             self._next_look[name] = taken.retry_at
             if not taken.taken:
                 continue
@@ -294,10 +302,11 @@ class Scheduler:
 
     def _keep(self, name: str) -> None:
         """Renew a running job's lease once a third of it has passed."""
-        if time.monotonic() - self._renewed.get(name, 0.0) < self.lease.total_seconds() / 3:
+        lease = self.leases[name]
+        if time.monotonic() - self._renewed.get(name, 0.0) < lease.total_seconds() / 3:
             return
         self._renewed[name] = time.monotonic()
-        if not renew(self.engine, name, self.holder, self.lease):
+        if not renew(self.engine, name, self.holder, lease):
             log.warning("the lease of job %s was lost while it ran", name)
 
 
@@ -311,6 +320,7 @@ __all__ = [
     "claim",
     "execute",
     "finish",
+    "lease_of",
     "new_holder",
     "renew",
     "run_job_once",

@@ -166,13 +166,17 @@ class JobContext:
 class JobSpec:
     """A periodic job run by the one scheduler under a lease (never twice at once across workers).
 
-    ``interval`` reads the interval in seconds from the settings; 0 or less disables the job.
+    ``interval`` reads the interval in seconds from the settings; 0 or less disables the job. ``lease`` is
+    how long (seconds) a holder that died keeps the job from running elsewhere (None: the scheduler's
+    default); a short, frequent job that is safe to race (its own writes are conditional) takes a short one,
+    so a crashed worker does not stop it for a minute.
     """
 
     name: str
     description: str
     interval: Callable[[Settings], float]
     run: Callable[[JobContext], None]
+    lease: float | None = None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, String, func, select
+from sqlalchemy import JSON, Connection, ForeignKey, String, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -135,13 +135,16 @@ def settings_on(session: Session, tenant: Tenant, on: dt.date) -> dict[str, Any]
     return {**defaults, **{row.key: row.value for row in rows}}
 
 
-def next_numbers(session: Session, tenant: Tenant, name: str, count: int = 1) -> range:
+def next_numbers(session: Session | Connection, tenant: Tenant, name: str, count: int = 1) -> range:
     """Reserve ``count`` consecutive numbers of a per-tenant counter inside the caller's transaction.
 
     One upsert both creates the counter on first use and takes its row lock, so concurrent writers of one
-    tenant serialise here and numbers never repeat; a rolled-back transaction gives its numbers back.
+    tenant serialise here and numbers never repeat; a rolled-back transaction gives its numbers back. Since
+    the lock is held until the commit, numbers taken this way are also committed in number order (what the
+    change feeds rely on to be gap-free and in order).
     """
-    dialect = session.get_bind().dialect.name
+    bind = session if isinstance(session, Connection) else session.get_bind()
+    dialect = bind.dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     upsert = (
         insert(TenantSequence)

@@ -14,7 +14,7 @@ from jichitai.platform.clock import today_jst
 from jichitai.platform.jp import juminhyo_code_check_digit, my_number_check_digit
 from jichitai.platform.tenancy import Tenant
 
-BASE = "/api/v1/municipalities/034614"
+BASE = "/api/v1/municipalities/034614/registry"
 
 
 def days(n: int) -> str:

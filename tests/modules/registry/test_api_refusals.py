@@ -13,7 +13,7 @@ from tests.conftest import TOWN_B, StaffHeaders
 
 from .test_api_life_story import BASE, days, move_in_family, person, post
 
-OTHER = "/api/v1/municipalities/046060"
+OTHER = "/api/v1/municipalities/046060/registry"
 
 
 def row_counts(engine: Engine) -> dict[str, int]:
@@ -250,7 +250,7 @@ def test_another_towns_ids_answer_like_missing_ones(
     )
     # An unknown or malformed municipality code answers the same way.
     for code in ("999999", "abc"):
-        assert client.get(f"/api/v1/municipalities/{code}/residents/{atena}").status_code == 404
+        assert client.get(f"/api/v1/municipalities/{code}/registry/residents/{atena}").status_code == 404
         assert client.get(f"/api/v1/municipalities/{code}").status_code == 404
 
 

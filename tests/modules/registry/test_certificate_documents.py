@@ -15,9 +15,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from jichitai.modules.registry import services
-from jichitai.modules.registry.models import CertificateIssue
-from jichitai.modules.registry.support_schemas import CertificateType
+from jichitai.modules.registry.certificates.documents import (
+    certificate_pdf,
+    fees_on,
+    issuance_summary,
+    verify_certificate,
+)
+from jichitai.modules.registry.certificates.models import CertificateIssue
+from jichitai.modules.registry.support.schemas import CertificateType
 from jichitai.platform import documents
 from jichitai.platform.audit import Actor, AuditEntry
 from jichitai.platform.clock import today_jst
@@ -487,24 +492,24 @@ def test_the_services_the_screens_call(client: TestClient, engine: Engine) -> No
     clerk = Actor("clerk-ui", role="registry_clerk", purpose="certificate")
     with UnitOfWork(engine) as uow:
         tenant = get_tenant(uow.session, TOWN_A.lg_code)
-        pdf = services.certificate_pdf(uow, tenant, content["issue_no"], actor=clerk, reissue=False)
+        pdf = certificate_pdf(uow, tenant, content["issue_no"], actor=clerk, reissue=False)
     assert pdf.startswith(b"%PDF")
     with UnitOfWork(engine) as uow:
-        again = services.certificate_pdf(
+        again = certificate_pdf(
             uow, tenant, content["issue_no"], actor=clerk, reissue=True, base_url="https://example.jp"
         )
     assert again.startswith(b"%PDF")
     with read_session(engine) as session:
-        found = services.verify_certificate(session, content["verify_code"])
+        found = verify_certificate(session, content["verify_code"])
         assert found is not None
         assert (found.issued_on, found.issued_on_label, found.town) == (
             today_jst(),
             content["issued_on"],
             "岩手県大槌町",
         )
-        assert services.verify_certificate(session, "034614" + "A" * 24) is None
-        summary = services.issuance_summary(session, tenant, today_jst())
+        assert verify_certificate(session, "034614" + "A" * 24) is None
+        summary = issuance_summary(session, tenant, today_jst())
         assert (summary.issues, summary.reissues) == (1, 1)
-        fees = services.fees_on(session, tenant, today_jst())
+        fees = fees_on(session, tenant, today_jst())
         assert fees[CertificateType.MOVE_OUT] == 0
         assert fees[CertificateType.RESIDENT_RECORD] is None

@@ -23,7 +23,7 @@ from jichitai.platform.tenancy import Tenant
 from ...conftest import TOWN_A, TOWN_B, StaffHeaders
 from .test_api_life_story import days, juminhyo, move_in_family, my_number, person
 
-BASE = f"/api/v1/municipalities/{TOWN_A.lg_code}"
+BASE = f"/api/v1/municipalities/{TOWN_A.lg_code}/registry"
 TARO_MY_NUMBER = my_number("62149832025")
 
 
@@ -101,7 +101,7 @@ def story(client: TestClient, staff: StaffHeaders) -> Story:
             "reason_detail": "誤記載のため",
         },
     )
-    town_b = f"/api/v1/municipalities/{TOWN_B.lg_code}"
+    town_b = f"/api/v1/municipalities/{TOWN_B.lg_code}/registry"
     post(
         client,
         {
@@ -238,7 +238,7 @@ def reads_of_changes(engine: Engine, tenant: Tenant) -> list[AuditEntry]:
 def test_the_pull_api_pages_through_the_feed_and_audits_each_person(
     client: TestClient, engine: Engine, story: Story
 ) -> None:
-    path = f"{BASE}/registry/changes"
+    path = f"{BASE}/changes"
     first = client.get(path, params={"after": 0, "limit": 2})
     assert first.status_code == 200, first.text
     page = first.json()
@@ -270,7 +270,7 @@ def test_the_pull_api_pages_through_the_feed_and_audits_each_person(
 
 
 def test_the_pull_api_refuses_cleanly(client: TestClient, staff: StaffHeaders, story: Story) -> None:
-    path = f"{BASE}/registry/changes"
+    path = f"{BASE}/changes"
     assert client.get(path, headers=staff("admin")).status_code == 403  # no registry:resident:read
     other = client.get(f"/api/v1/municipalities/{TOWN_B.lg_code}/registry/changes")
     missing = client.get("/api/v1/municipalities/999999/registry/changes")

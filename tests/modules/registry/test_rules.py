@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jichitai.modules.registry import rules
+from jichitai.modules.registry.records import rules
 from jichitai.platform.errors import Conflict, InvalidInput
 
 TODAY = dt.date(2026, 11, 29)
@@ -92,8 +92,8 @@ def test_cancellation_reasons() -> None:
 
 
 def test_entitlement_output_covers_every_entitlement_column() -> None:
-    from jichitai.modules.registry.models import ENTITLEMENT_COLUMNS
-    from jichitai.modules.registry.responses import EntitlementsOut
+    from jichitai.modules.registry.records.models import ENTITLEMENT_COLUMNS
+    from jichitai.modules.registry.records.responses import EntitlementsOut
 
     assert set(EntitlementsOut.model_fields) == set(ENTITLEMENT_COLUMNS)
     assert len(ENTITLEMENT_COLUMNS) == 18

@@ -8,8 +8,9 @@ import pytest
 from pydantic import TypeAdapter
 from sqlalchemy import Engine, func, select
 
-from jichitai.modules.registry import schemas, services
-from jichitai.modules.registry.models import Event, Person, PersonRecord
+from jichitai.modules.registry.records import schemas
+from jichitai.modules.registry.records.models import Event, Person, PersonRecord
+from jichitai.modules.registry.records.services.record import record_event
 from jichitai.platform.db import UnitOfWork
 from jichitai.platform.errors import Conflict
 from jichitai.platform.tenancy import Tenant
@@ -38,7 +39,7 @@ def move_in(i: int) -> schemas.MoveIn:
 
 def record(engine: Engine, tenant: Tenant, body: schemas.EventBody) -> int:
     with UnitOfWork(engine) as uow:
-        return services.record_event(uow, tenant, body, actor="test").event.event_no
+        return record_event(uow, tenant, body, actor="test").event.event_no
 
 
 def test_concurrent_writers_get_unique_consecutive_numbers(

@@ -178,7 +178,7 @@ def test_permissions_and_tenancy(client: TestClient, staff: StaffHeaders) -> Non
     assert client.post(f"{BASE}/support-measures", json=body, headers=officer).status_code == 201
     other_town = staff("support_officer", town=TOWN_B, purpose="support_measure")
     assert client.get(f"{BASE}/support-measures/1", headers=other_town).status_code == 404
-    b_base = f"/api/v1/municipalities/{TOWN_B.lg_code}"
+    b_base = f"/api/v1/municipalities/{TOWN_B.lg_code}/registry"
     assert client.get(f"{b_base}/support-measures/1", headers=other_town).status_code == 404
     assert client.get(f"{BASE}/certificates/1", headers=staff("certificate_clerk")).status_code == 404
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from jichitai.modules.registry import support_rules as rules
-from jichitai.modules.registry.support_rules import (
+from jichitai.modules.registry.support import rules
+from jichitai.modules.registry.support.rules import (
     Counterparty,
     MeasureState,
     Outcome,

@@ -9,16 +9,29 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from jichitai.modules.registry import queries, schemas, services, under_support_measure
-from jichitai.modules.registry import support_rules as rules
-from jichitai.modules.registry.certificates import CertificateOut
-from jichitai.modules.registry.models import CertificateIssue, SupportMeasure, SupportStatus
-from jichitai.modules.registry.support_schemas import (
+from jichitai.modules.registry import under_support_measure
+from jichitai.modules.registry.certificates.models import CertificateIssue
+from jichitai.modules.registry.certificates.rules import CertificateOut
+from jichitai.modules.registry.certificates.services import get_certificate_issue, request_certificate
+from jichitai.modules.registry.records import queries, schemas
+from jichitai.modules.registry.records.services.record import record_event
+from jichitai.modules.registry.support import rules
+from jichitai.modules.registry.support.models import SupportMeasure, SupportStatus
+from jichitai.modules.registry.support.schemas import (
     CertificateIn,
     ConfirmIn,
     EndIn,
     ExtendIn,
     SupportMeasureIn,
+)
+from jichitai.modules.registry.support.services import (
+    active_measure_for,
+    confirm_support_measure,
+    end_support_measure,
+    extend_support_measure,
+    get_support_measure,
+    list_support_measures,
+    start_support_measure,
 )
 from jichitai.platform.audit import Actor, AuditEntry, verify_chain
 from jichitai.platform.clock import today_jst
@@ -62,7 +75,7 @@ def move_in(engine: Engine, tenant: Tenant, persons: list[dict[str, Any]], area:
         }
     )
     with UnitOfWork(engine) as uow:
-        recorded = services.record_event(uow, tenant, body, actor="test")
+        recorded = record_event(uow, tenant, body, actor="test")
     with read_session(engine) as session:
         records = [queries.current_record(session, tenant, p.atena_no) for p in recorded.persons]
         names = {r.family_name + r.given_name: r.atena_no for r in records}
@@ -134,9 +147,7 @@ def measure_body(town: Town, **overrides: Any) -> SupportMeasureIn:
 
 def start(engine: Engine, town: Town, **overrides: Any) -> SupportMeasure:
     with UnitOfWork(engine) as uow:
-        return services.start_support_measure(
-            uow, town.tenant, measure_body(town, **overrides), actor=OFFICER
-        )
+        return start_support_measure(uow, town.tenant, measure_body(town, **overrides), actor=OFFICER)
 
 
 def certificate(subjects: list[str], requester: dict[str, Any], **extra: Any) -> CertificateIn:
@@ -161,7 +172,7 @@ def issue(
     reveal: bool = False,
 ) -> CertificateOut:
     with UnitOfWork(engine) as uow:
-        return services.request_certificate(
+        return request_certificate(
             uow, town.tenant, body, actor=actor, principal_may_override=override, reveal_my_number=reveal
         )
 
@@ -203,34 +214,34 @@ def test_lifecycle_provisional_confirm_extend_end(engine: Engine, town: Town) ->
     assert (measure.measure_no, measure.status, measure.starts_on) == (1, SupportStatus.PROVISIONAL, today)
     assert measure.ends_on == rules.default_end(today)
     with read_session(engine) as session:
-        assert services.active_measure_for(session, town.tenant, town.victim, today) is not None
-        assert services.active_measure_for(session, town.tenant, town.child, today) is None
+        assert active_measure_for(session, town.tenant, town.victim, today) is not None
+        assert active_measure_for(session, town.tenant, town.child, today) is None
 
     with UnitOfWork(engine) as uow, pytest.raises(Conflict) as provisional:
-        services.extend_support_measure(uow, town.tenant, 1, ExtendIn(reason="延長"), actor=OFFICER)
+        extend_support_measure(uow, town.tenant, 1, ExtendIn(reason="延長"), actor=OFFICER)
     assert provisional.value.code == "support_measure_provisional"
 
     with UnitOfWork(engine) as uow:
-        confirmed = services.confirm_support_measure(uow, town.tenant, 1, ConfirmIn(), actor=OFFICER)
+        confirmed = confirm_support_measure(uow, town.tenant, 1, ConfirmIn(), actor=OFFICER)
     assert (confirmed.status, confirmed.confirmed_on, confirmed.ends_on) == (
         SupportStatus.ACTIVE,
         today,
         rules.default_end(today),
     )
     with UnitOfWork(engine) as uow, pytest.raises(Conflict) as again:
-        services.confirm_support_measure(uow, town.tenant, 1, ConfirmIn(), actor=OFFICER)
+        confirm_support_measure(uow, town.tenant, 1, ConfirmIn(), actor=OFFICER)
     assert again.value.code == "support_measure_not_provisional"
     with UnitOfWork(engine) as uow, pytest.raises(Conflict) as early:
-        services.extend_support_measure(uow, town.tenant, 1, ExtendIn(reason="延長"), actor=OFFICER)
+        extend_support_measure(uow, town.tenant, 1, ExtendIn(reason="延長"), actor=OFFICER)
     assert early.value.code == "extension_too_early"
 
     with UnitOfWork(engine) as uow:
-        ended = services.end_support_measure(uow, town.tenant, 1, EndIn(reason="申出の取下げ"), actor=OFFICER)
+        ended = end_support_measure(uow, town.tenant, 1, EndIn(reason="申出の取下げ"), actor=OFFICER)
     assert (ended.status, ended.ended_on, ended.end_reason) == (SupportStatus.ENDED, today, "申出の取下げ")
     with read_session(engine) as session:
-        assert services.active_measure_for(session, town.tenant, town.victim, today) is None
+        assert active_measure_for(session, town.tenant, town.victim, today) is None
     with UnitOfWork(engine) as uow, pytest.raises(Conflict) as over:
-        services.end_support_measure(uow, town.tenant, 1, EndIn(reason="重複"), actor=OFFICER)
+        end_support_measure(uow, town.tenant, 1, EndIn(reason="重複"), actor=OFFICER)
     assert over.value.code == "support_measure_ended"
 
     trail = entries(engine, town.tenant, "registry:support:")
@@ -266,7 +277,7 @@ def test_start_refusals_write_nothing(engine: Engine, town: Town) -> None:
     ]
     for overrides, error, code, field in cases:
         with UnitOfWork(engine) as uow, pytest.raises(error) as refused:
-            services.start_support_measure(uow, town.tenant, measure_body(town, **overrides), actor=OFFICER)
+            start_support_measure(uow, town.tenant, measure_body(town, **overrides), actor=OFFICER)
         assert refused.value.code == code, overrides
         if field is not None:
             assert refused.value.field == field
@@ -282,9 +293,9 @@ def test_a_co_resident_joins_the_victims_application(engine: Engine, town: Town)
     grandchild = start(engine, town, atena_no=town.neighbour, related_measure_no=child.measure_no)
     assert (child.related_measure_no, grandchild.related_measure_no) == (1, 1)  # always the victim's
     with UnitOfWork(engine) as uow:
-        services.end_support_measure(uow, town.tenant, victim.measure_no, EndIn(reason="終了"), actor=OFFICER)
+        end_support_measure(uow, town.tenant, victim.measure_no, EndIn(reason="終了"), actor=OFFICER)
     with UnitOfWork(engine) as uow, pytest.raises(Conflict) as ended:
-        services.start_support_measure(
+        start_support_measure(
             uow, town.tenant, measure_body(town, related_measure_no=victim.measure_no), actor=OFFICER
         )
     assert (ended.value.code, ended.value.field) == ("support_measure_ended", "related_measure_no")
@@ -307,18 +318,16 @@ def test_alerts_list_expiring_and_recently_lapsed_measures(engine: Engine, town:
     )  # lapsed long ago: no alert
     ended = start(engine, town, provisional=False, starts_on=ago(345))
     with UnitOfWork(engine) as uow:
-        services.end_support_measure(
-            uow, town.tenant, ended.measure_no, EndIn(reason="取下げ"), actor=OFFICER
-        )
+        end_support_measure(uow, town.tenant, ended.measure_no, EndIn(reason="取下げ"), actor=OFFICER)
 
     with UnitOfWork(engine) as uow:
-        page = services.list_support_measures(uow, town.tenant, actor=OFFICER, alerts=True)
+        page = list_support_measures(uow, town.tenant, actor=OFFICER, alerts=True)
     assert [m.measure_no for m in page.items] == [lapsed.measure_no, expiring.measure_no]
     with UnitOfWork(engine) as uow:
-        everything = services.list_support_measures(uow, town.tenant, actor=OFFICER, per_page=3)
+        everything = list_support_measures(uow, town.tenant, actor=OFFICER, per_page=3)
     assert ([m.measure_no for m in everything.items], everything.has_next) == ([1, 2, 3], True)
     with UnitOfWork(engine) as uow:
-        mine = services.list_support_measures(uow, town.tenant, actor=OFFICER, atena_no=town.child)
+        mine = list_support_measures(uow, town.tenant, actor=OFFICER, atena_no=town.child)
     assert [m.measure_no for m in mine.items] == [lapsed.measure_no]
     reads = entries(engine, town.tenant, "registry:support:read")
     assert [e.subject for e in reads] == [
@@ -332,7 +341,7 @@ def test_alerts_list_expiring_and_recently_lapsed_measures(engine: Engine, town:
 
     # The expiring one continues seamlessly; the lapsed one restarts today, leaving the gap on record.
     with UnitOfWork(engine) as uow:
-        extended = services.extend_support_measure(
+        extended = extend_support_measure(
             uow, town.tenant, expiring.measure_no, ExtendIn(reason="継続"), actor=OFFICER
         )
     old_end = rules.default_end(today_jst() - dt.timedelta(days=340))
@@ -342,7 +351,7 @@ def test_alerts_list_expiring_and_recently_lapsed_measures(engine: Engine, town:
         2,
     )
     with UnitOfWork(engine) as uow:
-        renewed = services.extend_support_measure(
+        renewed = extend_support_measure(
             uow, town.tenant, lapsed.measure_no, ExtendIn(reason="再申出"), actor=OFFICER
         )
     assert (renewed.starts_on, renewed.ends_on) == (today_jst(), rules.default_end(today_jst()))
@@ -350,7 +359,7 @@ def test_alerts_list_expiring_and_recently_lapsed_measures(engine: Engine, town:
     assert [e.details["lapsed"] for e in extend_entries] == [False, True]
     assert extend_entries[1].details["before"]["ends_on"] == lapsed.ends_on.isoformat()
     with UnitOfWork(engine) as uow:
-        assert services.list_support_measures(uow, town.tenant, actor=OFFICER, alerts=True).items == []
+        assert list_support_measures(uow, town.tenant, actor=OFFICER, alerts=True).items == []
 
 
 # --- certificates ----------------------------------------------------------------------------------------
@@ -481,9 +490,9 @@ def test_the_block_survives_move_out(engine: Engine, town: Town) -> None:
         }
     )
     with UnitOfWork(engine) as uow:
-        services.record_event(uow, town.tenant, move_out, actor="test")
+        record_event(uow, town.tenant, move_out, actor="test")
     with read_session(engine) as session:
-        assert services.active_measure_for(session, town.tenant, town.victim, today_jst()) is not None
+        assert active_measure_for(session, town.tenant, town.victim, today_jst()) is not None
         # Other modules ask through the facade before disclosing an address.
         assert under_support_measure(session, town.tenant, town.victim, today_jst())
         assert not under_support_measure(session, town.tenant, town.child, today_jst())
@@ -528,9 +537,7 @@ def _household_of(engine: Engine, tenant: Tenant, atena_no: str) -> str:
 def test_an_ended_measure_no_longer_blocks(engine: Engine, town: Town) -> None:
     start(engine, town)
     with UnitOfWork(engine) as uow:
-        services.end_support_measure(
-            uow, town.tenant, 1, EndIn(reason="支援の必要がなくなった"), actor=OFFICER
-        )
+        end_support_measure(uow, town.tenant, 1, EndIn(reason="支援の必要がなくなった"), actor=OFFICER)
     content = issue(engine, town, certificate([town.victim], THIRD_PARTY, purpose="相続手続"))
     assert content.overridden is False
 
@@ -600,10 +607,10 @@ def test_measures_and_issues_are_per_town(engine: Engine, town: Town, towns: tup
     issue(engine, town, certificate([town.neighbour], THIRD_PARTY, purpose="確認"))
     other = towns[1]
     with UnitOfWork(engine) as uow, pytest.raises(NotFound):
-        services.get_support_measure(uow, other, 1, actor=OFFICER)
+        get_support_measure(uow, other, 1, actor=OFFICER)
     with UnitOfWork(engine) as uow, pytest.raises(NotFound):
-        services.get_certificate_issue(uow, other, 1, actor=CLERK)
+        get_certificate_issue(uow, other, 1, actor=CLERK)
     with UnitOfWork(engine) as uow:
-        assert services.list_support_measures(uow, other, actor=OFFICER).items == []
+        assert list_support_measures(uow, other, actor=OFFICER).items == []
     with UnitOfWork(engine) as uow:
-        assert services.get_certificate_issue(uow, town.tenant, 1, actor=CLERK).subjects == [town.neighbour]
+        assert get_certificate_issue(uow, town.tenant, 1, actor=CLERK).subjects == [town.neighbour]

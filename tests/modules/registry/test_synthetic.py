@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
-from jichitai.modules.registry import bulk, queries
-from jichitai.modules.registry.bulk import TABLES, load_population
-from jichitai.modules.registry.models import ENTITLEMENT_COLUMNS, PersonRecord
-from jichitai.modules.registry.rules import EVENT_KINDS, HEAD
-from jichitai.modules.registry.schemas import ForeignCategory
-from jichitai.modules.registry.snapshots import refresh_keys
-from jichitai.modules.registry.synthetic import Batch, capacity, generate
-from jichitai.modules.registry.synthetic_data import FEMALE_GIVEN_NAMES, MALE_GIVEN_NAMES
+from jichitai.devdata.registry import Batch, bulk, capacity, generate
+from jichitai.devdata.registry.bulk import TABLES, load_population
+from jichitai.devdata.registry.vocabulary import FEMALE_GIVEN_NAMES, MALE_GIVEN_NAMES
+from jichitai.modules.registry.records import queries
+from jichitai.modules.registry.records.models import ENTITLEMENT_COLUMNS, PersonRecord
+from jichitai.modules.registry.records.rules import EVENT_KINDS, HEAD
+from jichitai.modules.registry.records.schemas import ForeignCategory
+from jichitai.modules.registry.records.snapshots import refresh_keys
 from jichitai.platform.db import read_session
 from jichitai.platform.jp import (
     juminhyo_code_is_valid,
@@ -28,6 +28,7 @@ from jichitai.platform.jp import (
     validate_relationship,
 )
 from jichitai.platform.tenancy import Tenant
+from tests.modules.registry.test_api_life_story import move_in_family
 
 TODAY = dt.date(2025, 6, 1)
 LG = "034614"
@@ -353,7 +354,7 @@ def test_load_population_into_the_database(
         household_no = sample.household_no
     # The services accept the generated town as it is: a 転居 of a generated household is recorded.
     response = client.post(
-        f"/api/v1/municipalities/{town_a.lg_code}/events",
+        f"/api/v1/municipalities/{town_a.lg_code}/registry/events",
         json={
             "type": "relocation",
             "event_date": TODAY.isoformat(),
@@ -375,3 +376,32 @@ def test_load_population_without_copy_rights_inserts_the_same_rows(
     assert count(engine, "registry_event", town_a.lg_code) == stats["events"]
     with read_session(engine) as session:
         assert queries.count_residents(session, town_a) == 300
+
+
+def test_a_bulk_load_keeps_the_change_feed_gap_free_and_in_commit_order(
+    engine: Engine, towns: tuple[Tenant, Tenant], client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A counter 異動 recorded between two batches of a load is numbered after the batches already written
+    and before the next ones, so a feed reader that has seen it never misses a batch (no numbers reserved
+    up front and written later)."""
+    town_a, _ = towns
+    recorded: list[int] = []
+    original = bulk.write_batch
+
+    def write_then_interleave(conn: Any, batch: Batch) -> None:
+        original(conn, batch)
+        if not recorded:  # after the first batch commits, the counter records a 転入
+            conn.commit()
+            recorded.append(move_in_family(client)["event_no"])
+
+    monkeypatch.setattr(bulk, "write_batch", write_then_interleave)
+    monkeypatch.setattr(bulk, "generate", lambda *a, **k: generate(*a, **{**k, "batch_persons": 50}))
+    load_population(engine, town_a, 300, 5, actor="test", today=TODAY)
+    with read_session(engine) as session:
+        numbers = session.scalars(
+            text("SELECT event_no FROM registry_event WHERE lg_code = :lg ORDER BY event_no"),
+            {"lg": town_a.lg_code},
+        ).all()
+    assert numbers == list(range(1, len(numbers) + 1))  # gap-free
+    # the counter's event lies between the batches: what a feed reader finds after it was committed later
+    assert numbers[0] < recorded[0] < numbers[-1]

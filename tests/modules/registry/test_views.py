@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from jichitai.modules.registry.views_events import EVENT_FORMS
+from jichitai.modules.registry.records.event_views import EVENT_FORMS
 from jichitai.platform.documents import font_status
 from tests.conftest import TOWN_A, TOWN_B, StaffHeaders, make_staff
 from tests.modules.registry.test_api_life_story import BASE, days, move_in_family, person, post, resident
@@ -20,7 +20,7 @@ from tests.modules.registry.test_support_api import measure
 from tests.platform.test_auth_api import counts, entries
 from tests.ui import browser, csrf_of, field_errors, sign_in
 
-UI = f"/ui/{TOWN_A.lg_code}"
+UI = f"/ui/{TOWN_A.lg_code}/registry"
 REGISTRY_TABLES = ("registry_event", "registry_person_record", "registry_person", "registry_household")
 
 
@@ -407,6 +407,37 @@ def test_an_auditor_lands_on_a_home_page_that_says_where_the_work_is(
     page = browser(client)
     home = sign_in(page, "ui-auditor", purpose="audit")
     assert home.status_code == 200
-    assert "住民記録の照会や異動の記録はできません" in home.text
+    assert "開ける業務画面はありません" in home.text  # the platform's home: no module entry for an auditor
     assert 'name="kana"' not in home.text
+    start = page.get(f"{UI}/")  # the register's own start page says the same in its words
+    assert "住民記録の照会や異動の記録はできません" in start.text
     assert page.get(f"{UI}/search", params={"kana": "ヤマダ"}).status_code == 403
+
+
+def test_the_home_page_lists_each_module_with_the_entries_the_roles_allow(
+    client: TestClient, engine: Engine
+) -> None:
+    make_staff(engine, TOWN_A, "ui-reader", ["registry_clerk"])
+    page = browser(client)
+    home = sign_in(page, "ui-reader")
+    assert "<h2>住民記録</h2>" in home.text
+    assert f'href="{UI}/search"' in home.text
+    assert page.get(f"{UI}/search", params={"kana": "ヤマダ"}).status_code == 200
+
+
+def test_the_addresses_before_the_move_answer_308_to_the_new_ones(client: TestClient, engine: Engine) -> None:
+    lg = TOWN_A.lg_code
+    for old, new in (
+        (f"/ui/{lg}/search?kana=%E3%83%A4", f"/ui/{lg}/registry/search?kana=%E3%83%A4"),
+        (f"/ui/{lg}/persons/0000000018", f"/ui/{lg}/registry/persons/0000000018"),
+        (f"/api/v1/municipalities/{lg}/residents", f"/api/v1/municipalities/{lg}/registry/residents"),
+        (f"/api/v1/municipalities/{lg}/events/1", f"/api/v1/municipalities/{lg}/registry/events/1"),
+    ):
+        for method in ("GET", "POST"):
+            moved = client.request(method, old, follow_redirects=False)
+            assert moved.status_code == 308, old
+            assert moved.headers["location"] == new
+            assert moved.headers["deprecation"] == "true"
+    # only the root is rewritten: a crafted path cannot send the browser to another site
+    moved = client.get(f"/ui/{lg}/search//evil.example/x", follow_redirects=False)
+    assert moved.headers["location"].startswith(f"/ui/{lg}/registry/")

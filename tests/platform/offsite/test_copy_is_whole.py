@@ -18,9 +18,10 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, select, text
 
-from jichitai.modules.registry import services
-from jichitai.modules.registry.models import PersonRecord, ResidentStatus
-from jichitai.modules.registry.support_schemas import CertificateIn, SupportMeasureIn
+from jichitai.modules.registry.certificates.services import request_certificate
+from jichitai.modules.registry.records.models import PersonRecord, ResidentStatus
+from jichitai.modules.registry.support.schemas import CertificateIn, SupportMeasureIn
+from jichitai.modules.registry.support.services import start_support_measure
 from jichitai.platform.audit import Actor
 from jichitai.platform.db import UnitOfWork, make_engine, read_session
 from jichitai.platform.modules import catalog
@@ -106,7 +107,7 @@ def add_support_and_certificate(engine: Engine) -> None:
         }
     )
     with UnitOfWork(engine) as uow:
-        services.start_support_measure(uow, tenant, measure, actor=officer)
+        start_support_measure(uow, tenant, measure, actor=officer)
     body = CertificateIn.model_validate(
         {
             "type": "resident_record",
@@ -117,7 +118,7 @@ def add_support_and_certificate(engine: Engine) -> None:
     )
     clerk = Actor("clerk-1", role="registry_clerk", purpose="certificate")
     with UnitOfWork(engine) as uow:
-        services.request_certificate(
+        request_certificate(
             uow, tenant, body, actor=clerk, principal_may_override=False, reveal_my_number=False
         )
 

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from jichitai.bootstrap import metadata
-from jichitai.modules.registry.bulk import load_population
-from jichitai.modules.registry.models import Event, Person
+from jichitai.devdata.registry.bulk import load_population
+from jichitai.modules.registry.records.models import Event, Person
 from jichitai.platform.audit import AuditEntry
 from jichitai.platform.db import make_engine
 from jichitai.platform.errors import Conflict

@@ -97,7 +97,7 @@ class Writer(threading.Thread):
         self.acknowledged: list[int] = []
 
     def run(self) -> None:
-        base = f"/api/v1/municipalities/{CODE}"
+        base = f"/api/v1/municipalities/{CODE}/registry"
         households: list[str] = []
         headers = {"Authorization": f"Bearer {self.token}"}
         with httpx2.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=30, headers=headers) as client:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, update
 
-from jichitai.modules.registry.bulk import load_population
+from jichitai.devdata.registry.bulk import load_population
 from jichitai.platform.db import UnitOfWork, make_engine
 from jichitai.platform.offsite import restore as restore_module
 from jichitai.platform.offsite.custodian import DirectoryCustodian, parse_chunk_id

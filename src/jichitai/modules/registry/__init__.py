@@ -10,9 +10,9 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from jichitai.modules.registry.feed import changes_since, household_as_of, person_as_of
-from jichitai.modules.registry.queries import count_residents
-from jichitai.modules.registry.services.support import measures_in_force
+from jichitai.modules.registry.records.feed import changes_since, household_as_of, person_as_of
+from jichitai.modules.registry.records.queries import count_residents
+from jichitai.modules.registry.support.services import measures_in_force
 from jichitai.platform.tenancy import Tenant
 
 

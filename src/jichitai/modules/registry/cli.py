@@ -23,7 +23,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="乱数の種 (同じ種なら同じ住民)")] = 1,
 ) -> None:
     """Generate synthetic residents (合成住民データを生成します)."""
-    from jichitai.modules.registry.services import generate_population
+    from jichitai.devdata.registry.population import generate_population
 
     with engine_for_command() as engine:
         with read_session(engine) as session:

@@ -18,7 +18,7 @@ DEMO_STAFF = (
 
 def seed_demo(engine: Engine, tenant: Tenant, residents: int, seed: int) -> None:
     """The register's demo staff, then ``residents`` deterministic synthetic residents."""
-    from jichitai.modules.registry.services import generate_population
+    from jichitai.devdata.registry.population import generate_population
 
     create_demo_users(engine, tenant, DEMO_STAFF)
     generate_population(engine, tenant, residents, seed=seed, actor=ACTOR, progress=True)

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from jichitai.modules.registry import (
-    api,
-    certificate_api,
-    cli,
-    demo,
-    feed,
-    feed_api,
-    models,
-    permissions,
-    support_api,
-    verification,
-    views,
-)
+from jichitai.modules.registry import certificates, cli, demo, legacy, permissions, records, support
+from jichitai.modules.registry.certificates import api as certificate_api
+from jichitai.modules.registry.certificates import verification
+from jichitai.modules.registry.certificates import views as certificate_views
+from jichitai.modules.registry.records import api as records_api
+from jichitai.modules.registry.records import event_views, feed, feed_api
+from jichitai.modules.registry.records import views as records_views
+from jichitai.modules.registry.support import api as support_api
 from jichitai.platform.modules import DemoSpec, ModuleDeclaration, NavEntry, SettingSpec
 
 FEE = "円。手数料条例で定める1通の額 (0 以上)"
@@ -32,22 +27,28 @@ MODULE = ModuleDeclaration(
     tables=tuple(
         model.__table__  # type: ignore[misc]
         for model in (
-            models.Household,
-            models.Person,
-            models.Event,
-            models.EventPerson,
-            models.PersonRecord,
-            models.SupportMeasure,
-            models.CertificateIssue,
+            records.models.Household,
+            records.models.Person,
+            records.models.Event,
+            records.models.EventPerson,
+            records.models.PersonRecord,
+            support.models.SupportMeasure,
+            certificates.models.CertificateIssue,
         )
     ),
+    # Every route lives under paths.API or paths.UI (…/registry/…), except the public QR check
+    # /verify/{code}, whose address is printed on certificates already in residents' hands, and the 308s of
+    # the addresses before the move (legacy).
     routers=(
-        api.router,
+        records_api.router,
+        feed_api.router,
         support_api.router,
         certificate_api.router,
+        records_views.router,
+        event_views.router,
+        certificate_views.router,
         verification.router,
-        views.router,
-        feed_api.router,
+        legacy.router,
     ),
     templates="jichitai.modules.registry",
     permissions=permissions.PERMISSIONS,
@@ -62,8 +63,11 @@ MODULE = ModuleDeclaration(
         _fee("fee_tenshutsu", "転出証明書", default=0),
     ),
     navigation=(
-        NavEntry("住民検索", "search", permissions.Permission.RESIDENT_READ, accesskey="k"),
-        NavEntry("転入", "events/domestic_move_in/new", permissions.Permission.EVENT_RECORD, accesskey="n"),
+        NavEntry("住民記録", "registry/", permissions.Permission.RESIDENT_READ),
+        NavEntry("住民検索", "registry/search", permissions.Permission.RESIDENT_READ, accesskey="k"),
+        NavEntry(
+            "転入", "registry/events/domestic_move_in/new", permissions.Permission.EVENT_RECORD, accesskey="n"
+        ),
     ),
     cli=(("registry", cli.app),),
     demo=DemoSpec(demo.seed_demo, order=10),

@@ -8,7 +8,7 @@ Japanese error page (:mod:`jichitai.platform.web.error_pages`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -20,7 +20,7 @@ from starlette.datastructures import FormData
 
 from jichitai.platform.auth.permissions import purposes
 from jichitai.platform.db import read_session
-from jichitai.platform.modules import catalog
+from jichitai.platform.modules import NavEntry, catalog
 from jichitai.platform.tenancy import Municipality
 from jichitai.platform.web.auth import (
     SAFE_METHODS,
@@ -57,13 +57,18 @@ class MenuItem:
     accesskey: str | None
 
 
-def menu_for(lg_code: str, principal: Principal) -> tuple[MenuItem, ...]:
-    """The declared menu entries the signed-in staff member may use."""
+def visible(lg_code: str, principal: Principal, entries: Iterable[NavEntry]) -> tuple[MenuItem, ...]:
+    """Those of ``entries`` the signed-in staff member may open, with their addresses in the town."""
     return tuple(
         MenuItem(entry.label, f"/ui/{lg_code}/{entry.path}", entry.accesskey)
-        for entry in catalog().navigation()
+        for entry in entries
         if entry.permission is None or principal.has(entry.permission)
     )
+
+
+def menu_for(lg_code: str, principal: Principal) -> tuple[MenuItem, ...]:
+    """The declared menu entries the signed-in staff member may use (every module's, in load order)."""
+    return visible(lg_code, principal, catalog().navigation())
 
 
 def purpose_label(code: str | None) -> str:

@@ -1,4 +1,4 @@
-// 住民記録システム — small keyboard helpers (own code; every page also works without it).
+// jichitai-cloud — small keyboard helpers (own code; every page also works without it).
 "use strict";
 
 document.addEventListener("DOMContentLoaded", () => {

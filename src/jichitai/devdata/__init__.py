@@ -1,0 +1,1 @@
+"""Development and benchmark data: synthetic populations for demos, tests and bench/, never production."""
