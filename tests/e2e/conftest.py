@@ -5,8 +5,9 @@ Without ``/usr/bin/chromium`` the tests are skipped with a printed reason, unles
 ``jichitai demo`` data in a temporary ``JICHITAI_VAR_DIR`` (SQLite), plus a household whose kana has ヅ for
 the search case.
 
-Screenshots of each main page go to ``var/test-artifacts/screenshots/``; with
-``JICHITAI_UPDATE_SCREENSHOTS=1`` they are also written to ``docs/images/`` for the user guide.
+Every main page is checked with axe-core (npm, ``node_modules/axe-core``) against WCAG 2.1 A/AA, the
+criteria of JIS X 8341-3:2016 AA, and must have no violation; its screenshot goes to
+``var/test-artifacts/screenshots/`` and, with ``JICHITAI_UPDATE_SCREENSHOTS=1``, to ``docs/images/``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,26 @@ DOC_IMAGES = ROOT / "docs" / "images"
 DEMO_TOWN = "034614"
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_RESIDENTS = 300
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations on the page as shown, one line each (rule, impact, where).
+
+    The script is evaluated through the DevTools protocol, which the pages' Content-Security-Policy does not
+    govern, so the check needs no exception to the policy the product sends.
+    """
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `npm ci` (scripts/test does)")
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+    result = page.evaluate(
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}})).violations"
+        ".map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)",
+        WCAG_AA,
+    )
+    return list(result)
 
 
 def _need_browser() -> None:
@@ -215,11 +236,13 @@ def page(browser: Any, server: str) -> Iterator[Any]:
 
 @pytest.fixture
 def shoot(page: Any) -> Callable[[str], None]:
-    """``shoot("01-login")``: save the page as a test artefact (and as a guide image when asked)."""
+    """``shoot("01-login")``: check the page with axe-core, then save it as a test artefact (and as a guide
+    image when asked)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     update_docs = os.environ.get("JICHITAI_UPDATE_SCREENSHOTS") == "1"
 
     def take(name: str) -> None:
+        assert axe_violations(page) == [], name
         path = ARTIFACTS / f"{name}.png"
         page.screenshot(path=str(path), full_page=True)
         if update_docs:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from jichitai.platform.jp import DEFAULT_ERAS, format_wareki
-from tests.e2e.conftest import DEMO_PASSWORD, DEMO_TOWN
+from tests.e2e.conftest import DEMO_PASSWORD, DEMO_TOWN, axe_violations
 
 UI = f"/ui/{DEMO_TOWN}/registry"
 
@@ -26,11 +26,17 @@ def test_counter_workflow(page: Any, shoot: Callable[[str], None], save_pdf: Cal
     assert page.get_by_label("利用目的 (事務)").input_value() == "resident_registry"
     shoot("01-login")
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**{UI}/")
+    # The town's home lists each module's screens the roles allow; the first has the focus, Enter opens it.
+    page.wait_for_url(f"**/ui/{DEMO_TOWN}/")
     header = page.locator(".who").inner_text()
     assert "岩手県大槌町" in header
     assert "住民記録　担当" in header
     assert "住民基本台帳事務" in header
+    assert page.get_by_role("heading", name="住民記録").count() == 1
+    assert page.evaluate("document.activeElement.textContent") == "住民記録"
+    shoot("01-town-home")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{UI}/")
 
     # Search by kana: ズ finds ヅ. The search box has the focus; j moves to the first result, Enter opens it.
     assert page.evaluate("document.activeElement.id") == "f-kana"
@@ -104,6 +110,20 @@ def test_counter_workflow(page: Any, shoot: Callable[[str], None], save_pdf: Cal
     assert pdfs[0].startswith(b"%PDF-")
     save_pdf(pdfs[0])
     page.bring_to_front()
+
+    # The other screens a counter opens, each checked with axe-core like the ones above.
+    for path in (
+        "certificates/summary",
+        "events/domestic_move_in/new",
+        "events/cancellation/new",
+        "search?kana=ア",
+    ):
+        page.goto(f"{UI}/{path}")
+        assert axe_violations(page) == [], path
+    page.goto(f"{UI}/persons/0000000000")  # an error page (404) is a page too
+    assert axe_violations(page) == []
+    page.evaluate("document.querySelector('main').insertAdjacentHTML('beforeend', '<img src=\"/x.png\">')")
+    assert any(v.startswith("image-alt") for v in axe_violations(page))  # the check does see a violation
 
     # Sign out by keyboard (Alt+Q is the button's access key; Enter on the focused button works too).
     page.get_by_role("button", name="ログアウト").focus()

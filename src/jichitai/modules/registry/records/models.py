@@ -324,6 +324,8 @@ class PersonRecord(Base):
             postgresql_where=CURRENT_PG,
             sqlite_where=CURRENT_SQLITE,
         ),
+        # every record, for "household as of a date" (records.feed.household_as_of)
+        Index("ix_registry_record_household_history", "lg_code", "household_no", "atena_no"),
         Index("ix_registry_record_juminhyo", "lg_code", "juminhyo_code"),
         Index(
             "ix_registry_record_my_number",
