@@ -22,13 +22,19 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from jichitai.platform.audit import Actor, append_deferred, append_entries, as_actor, defer_appends
-from jichitai.platform.db import UnitOfWork
+from jichitai.platform.db import UnitOfWork, is_sqlite
 from jichitai.platform.tenancy import Tenant
 
 T = TypeVar("T")
 
 CHUNK = 200
 """Items per transaction by default: long enough to amortise the commit, short enough to stall nothing."""
+
+SQLITE_PAUSE = 0.1
+"""Seconds a batch waits between chunks on SQLite. SQLite has one writer, and a writer waiting in another
+process polls (its busy handler sleeps up to 100 ms between tries): a batch that began its next chunk at once
+would take the lock again before the counter's next try, for seconds on end (measured). PostgreSQL queues
+lock waiters, so there the batch goes straight on."""
 
 
 @dataclass(frozen=True)
@@ -59,16 +65,20 @@ def run_in_chunks(
     actor: str | Actor,
     key: Callable[[T], str] = str,
     chunk_size: int = CHUNK,
+    pause: float | None = None,
 ) -> BatchReport:
     """Apply ``handle(uow, tenant, item)`` to every item, one transaction per ``chunk_size`` items.
 
     ``handle`` writes its module's rows and may call services that append audit entries; it never commits.
     Each chunk also appends one ``action`` entry naming the batch, the chunk and its first and last keys, so
     the audit trail shows what the batch did and when. Items are consumed lazily: pass a generator over keys,
-    not a list of a town's rows.
+    not a list of a town's rows. ``pause`` is the wait between chunks (default: :data:`SQLITE_PAUSE` on
+    SQLite, none on PostgreSQL).
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be at least 1")
+    if pause is None:
+        pause = SQLITE_PAUSE if is_sqlite(engine) else 0.0
     who = as_actor(actor)
     started = time.perf_counter()
     done = chunks = 0
@@ -93,7 +103,9 @@ def run_in_chunks(
         done += len(chunk)
         chunks += 1
         last = last_key
+        if pause:
+            time.sleep(pause)
     return BatchReport(name, done, chunks, last, time.perf_counter() - started)
 
 
-__all__ = ["CHUNK", "BatchReport", "run_in_chunks"]
+__all__ = ["CHUNK", "SQLITE_PAUSE", "BatchReport", "run_in_chunks"]
