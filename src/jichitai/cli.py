@@ -294,7 +294,7 @@ def demo(
 
             with UnitOfWork(engine) as uow:
                 create_operator(uow, "demo-ops", "運用　担当", DEMO_PASSWORD)
-        with read_session(engine) as session:
+        with read_session(engine, tenant=DEMO_TOWNS[0][0]) as session:
             logins = session.scalars(
                 select(StaffUser.login_name)
                 .where(StaffUser.lg_code == DEMO_TOWNS[0][0], StaffUser.login_name.like("demo-%"))

@@ -41,7 +41,7 @@ from jichitai.platform.offsite.shipper import (
     ship_all,
     status,
 )
-from jichitai.platform.tenancy import list_municipalities, parse_lg_code
+from jichitai.platform.tenancy import ALL_TOWNS, list_municipalities, parse_lg_code
 from jichitai.settings import get_settings
 
 offsite_app = typer.Typer(help="副本 (オフサイト複製) と復元", no_args_is_help=True)
@@ -79,7 +79,7 @@ def keys_rotate(municipality: Annotated[str, CODE]) -> None:
     """Give a town a new key and re-wrap every chunk's data key at its custodians (no re-encryption)."""
     engine = make_engine(cli_support.database_url())
     try:
-        with read_session(engine) as session:
+        with read_session(engine, tenant=municipality) as session:
             locations = session.scalars(
                 select(OffsiteCustodian.location).where(OffsiteCustodian.lg_code == municipality)
             ).all()
@@ -379,7 +379,7 @@ def _drill_one(engine: Engine, municipality: str, source: str, escrow: bool, tok
 
 
 def _drill_registered(engine: Engine, municipality: str | None) -> bool:
-    with read_session(engine) as session:
+    with read_session(engine, tenant=municipality or ALL_TOWNS) as session:
         query = select(OffsiteCustodian.lg_code, OffsiteCustodian.location)
         if municipality is not None:
             query = query.where(OffsiteCustodian.lg_code == municipality)

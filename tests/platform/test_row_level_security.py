@@ -7,7 +7,7 @@ from sqlalchemy import Engine, text
 
 from jichitai.platform.db import read_session
 from jichitai.platform.modules import catalog, is_town_keyed
-from jichitai.platform.tenancy import Municipality, Tenant, get_tenant
+from jichitai.platform.tenancy import Municipality, Tenant, declare_all_towns, get_tenant
 
 from ..modules.registry.test_services_concurrency import move_in, record
 
@@ -27,19 +27,21 @@ def test_policies_hide_other_tenants(engine: Engine, towns: tuple[Tenant, Tenant
     with read_session(engine) as session:
         # Superusers bypass RLS, so act as an ordinary role, as production does.
         session.execute(text(f"SET LOCAL ROLE {PROBE_ROLE}"))
-        everything = (
-            session.execute(text("SELECT DISTINCT lg_code FROM registry_person_record")).scalars().all()
-        )
-        assert sorted(everything) == [town_a.lg_code, town_b.lg_code]
-        get_tenant(session, town_a.lg_code)
         unfiltered = "SELECT DISTINCT lg_code FROM {} ORDER BY 1"
-        for table in (
+        tables = (
             "registry_person_record",
             "registry_event",
             "registry_person",
             "tenant_sequence",
             "audit_entry",
-        ):
+        )
+        for table in tables:  # nothing declared: nothing seen (fail closed)
+            assert session.execute(text(unfiltered.format(table))).scalars().all() == [], table
+        declare_all_towns(session)  # deliberate installation-wide work
+        everything = session.execute(text(unfiltered.format("registry_person_record"))).scalars().all()
+        assert everything == sorted([town_a.lg_code, town_b.lg_code])
+        get_tenant(session, town_a.lg_code)
+        for table in tables:
             assert session.execute(text(unfiltered.format(table))).scalars().all() == [town_a.lg_code]
 
 

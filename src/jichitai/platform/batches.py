@@ -86,7 +86,7 @@ def run_in_chunks(
     iterator = iter(items)
     while chunk := list(itertools.islice(iterator, chunk_size)):
         try:
-            with UnitOfWork(engine) as uow:
+            with UnitOfWork(engine, tenant=tenant.lg_code) as uow:
                 defer_appends(uow.session)
                 for item in chunk:
                     handle(uow, tenant, item)

@@ -111,6 +111,37 @@ def _sqlite_writer_lock(engine: Engine) -> threading.Lock:
         return _sqlite_writers.setdefault(key, threading.Lock())
 
 
+TENANT_SETTING = "jichitai.tenant"
+"""The PostgreSQL setting row-level security reads (migrations/rls.py)."""
+
+
+def _declare_on(conn: Connection, lg_code: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(
+            "SELECT set_config(%(name)s, %(value)s, true)", {"name": TENANT_SETTING, "value": lg_code}
+        )
+
+
+def _redeclare(session: Session, _transaction: Any, conn: Connection) -> None:
+    lg_code = session.info.get(TENANT_SETTING)
+    if lg_code is not None:
+        _declare_on(conn, lg_code)
+
+
+def bind_tenant(session: Session, lg_code: str) -> None:
+    """Declare ``lg_code`` (or ``'*'``) for the session's transaction and every later one it begins.
+
+    The setting is transaction-local, and a use case may commit and go on (a read noted, then more read), so
+    the declaration is repeated at each begin. Nothing happens on SQLite, which has no row-level security.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if session.info.get(TENANT_SETTING) is None:
+        event.listen(session, "after_begin", _redeclare)
+    session.info[TENANT_SETTING] = lg_code
+    _declare_on(session.connection(), lg_code)
+
+
 class UnitOfWork:
     """One use case, one transaction: ``commit()`` makes it durable, leaving the block otherwise rolls back.
 
@@ -118,12 +149,15 @@ class UnitOfWork:
     (DESIGN §3.3).
     """
 
-    def __init__(self, engine: Engine, *, write: bool = True) -> None:
+    def __init__(self, engine: Engine, *, write: bool = True, tenant: str | None = None) -> None:
         bind = engine.execution_options(sqlite_begin="IMMEDIATE") if write else engine
         self._factory = sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
         self._session: Session | None = None
         self._lock = _sqlite_writer_lock(engine) if write and is_sqlite(engine) else None
         self.engine = engine
+        self.tenant = tenant
+        """A town code (or ``'*'``) declared for row-level security from the start (see :func:`bind_tenant`);
+        request paths leave it None and declare through ``tenancy.get_tenant``."""
 
     @property
     def session(self) -> Session:
@@ -136,6 +170,8 @@ class UnitOfWork:
         if self._lock is not None:
             self._lock.acquire()
         self._session = self._factory()
+        if self.tenant is not None:
+            bind_tenant(self._session, self.tenant)
         return self
 
     def __exit__(
@@ -159,9 +195,11 @@ class UnitOfWork:
 
 
 @contextmanager
-def read_session(engine: Engine) -> Iterator[Session]:
-    """A short read-only session for queries."""
+def read_session(engine: Engine, tenant: str | None = None) -> Iterator[Session]:
+    """A short read-only session for queries (declaring ``tenant``, a town code or ``'*'``, when given)."""
     with Session(engine, expire_on_commit=False) as session:
+        if tenant is not None:
+            bind_tenant(session, tenant)
         try:
             yield session
         finally:

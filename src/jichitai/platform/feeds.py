@@ -33,7 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from jichitai.platform.db import LG_CODE, Base, UnitOfWork, as_utc, read_session, utcnow
 from jichitai.platform.modules import ConsumerSpec, FeedSpec, JobContext, JobSpec, catalog
-from jichitai.platform.tenancy import Tenant, get_tenant, list_municipalities
+from jichitai.platform.tenancy import ALL_TOWNS, Tenant, get_tenant, list_municipalities
 from jichitai.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -88,7 +88,7 @@ class _Cursor:
 def _cursors(engine: Engine, consumer: str, codes: list[str]) -> dict[str, _Cursor]:
     """The consumer's cursor in each town, created at position 0 where missing (a new consumer starts at
     the beginning of the feed, so it can build its copy from the whole history)."""
-    with read_session(engine) as session:
+    with read_session(engine, tenant=ALL_TOWNS) as session:
         rows = session.execute(
             select(FeedCursor.lg_code, FeedCursor.position, FeedCursor.next_attempt_at).where(
                 FeedCursor.consumer == consumer

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from jichitai.platform.db import LG_CODE, Base, UnitOfWork, utcnow
+from jichitai.platform.db import LG_CODE, TENANT_SETTING, Base, UnitOfWork, bind_tenant, utcnow
 from jichitai.platform.errors import Conflict, InvalidInput, NotFound
 from jichitai.platform.jp import JpValueError, validate_lg_code
 from jichitai.platform.modules import SettingSpec, catalog
@@ -113,9 +113,41 @@ def get_tenant(session: Session, lg_code: str) -> Tenant:
     every other tenant's rows from the rest of this transaction even if a query forgot its filter.
     """
     tenant = Tenant(get_municipality(session, lg_code).lg_code)
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.set_config("jichitai.tenant", tenant.lg_code, True)))
+    declare(session, tenant.lg_code)
     return tenant
+
+
+ALL_TOWNS = "*"
+"""The declaration of deliberate installation-wide work: jobs over every town, the operator's listings."""
+
+
+def declare(session: Session | Connection, lg_code: str) -> None:
+    """Declare the transaction's tenant for row-level security (PostgreSQL; nothing to do on SQLite).
+
+    The policy (migration 0016) fails closed: a transaction that declared nothing sees and writes no town
+    row. ``lg_code`` is one town's code, or :data:`ALL_TOWNS` for work that spans the installation, declared
+    where that work begins, so that a forgotten declaration shows as an empty answer, never as a leak.
+    """
+    if isinstance(session, Connection):
+        if session.dialect.name == "postgresql":
+            session.execute(select(func.set_config(TENANT_SETTING, lg_code, True)))
+        return
+    bind_tenant(session, lg_code)
+
+
+def declare_all_towns(session: Session | Connection) -> None:
+    """Declare installation-wide work (see :func:`declare`)."""
+    declare(session, ALL_TOWNS)
+
+
+def town(session: Session, lg_code: str) -> Tenant:
+    """The tenant ``lg_code`` declared for this transaction, without looking the town up.
+
+    For code that already knows the town exists (a job going through the town list, a row that names its
+    town); request paths use :func:`get_tenant`, which also refuses an unknown code.
+    """
+    declare(session, lg_code)
+    return Tenant(lg_code)
 
 
 def list_municipalities(session: Session) -> list[Municipality]:
@@ -186,6 +218,7 @@ def create_municipality(
     )
     session.add(municipality)
     session.flush()
+    declare(session, code)  # the new town's own rows follow in this transaction
     start = effective_from or dt.date(1900, 1, 1)
     for key, value in (settings or {}).items():
         session.add(MunicipalitySetting(lg_code=code, key=key, effective_from=start, value=value))

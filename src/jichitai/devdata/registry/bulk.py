@@ -24,7 +24,7 @@ from jichitai.modules.registry.records.models import Event, EventPerson, Househo
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, may_copy_from
 from jichitai.platform.offsite.journal import require_snapshot
-from jichitai.platform.tenancy import Tenant, get_municipality, next_numbers
+from jichitai.platform.tenancy import Tenant, declare, get_municipality, next_numbers
 
 __all__ = ["load_population", "write_batch"]
 
@@ -83,7 +83,7 @@ def _reserve(engine: Engine, tenant: Tenant, n: int) -> tuple[int, int, str, str
     town stays usable while it is being filled. Event numbers are taken per batch (:class:`_EventNumbers`).
     """
     need = capacity(n)
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, tenant=tenant.lg_code) as uow:
         municipality = get_municipality(uow.session, tenant.lg_code)
         atena = next_numbers(uow.session, tenant, "atena", need.atena)
         household = next_numbers(uow.session, tenant, "household", need.households)
@@ -193,6 +193,7 @@ def load_population(
     with _progress(progress, n) as advance:
         for batch in batches:
             with writer.begin() as conn:
+                declare(conn, tenant.lg_code)
                 numbers.assign(conn, batch)
                 write_batch(conn, batch)
             for key, rows in (
@@ -204,7 +205,8 @@ def load_population(
                 stats[key] += len(rows)
             stats["residents"] += batch.residents
             advance(batch.residents)
-    with UnitOfWork(engine) as uow:  # COPY bypassed the off-site journal: have a snapshot shipped next
+    # COPY bypassed the off-site journal: have a snapshot shipped next
+    with UnitOfWork(engine, tenant=tenant.lg_code) as uow:
         require_snapshot(uow.session, tenant, f"bulk load of {stats['residents']} residents")
         uow.commit()
     _analyze(engine)

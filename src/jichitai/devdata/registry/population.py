@@ -20,7 +20,7 @@ def generate_population(
     the write lock for minutes; a failed load leaves whole batches only, each internally consistent.
     """
     stats = load_population(engine, tenant, residents, seed, actor=actor, progress=progress)
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, tenant=tenant.lg_code) as uow:
         append_entry(
             uow.session,
             tenant,

@@ -610,7 +610,7 @@ def create_demo_users(engine: Engine, tenant: Tenant, accounts: Sequence[tuple[s
     transaction, audited as the operator's command line)."""
     actor = Actor("cli", role="operator", purpose="administration")
     for login_name, display_name, role in accounts:
-        with UnitOfWork(engine) as uow:
+        with UnitOfWork(engine, tenant=tenant.lg_code) as uow:
             create_user(
                 uow,
                 tenant,

@@ -56,7 +56,7 @@ def record(
     error: str | None,
 ) -> OffsiteDrill:
     """Keep a drill's outcome (a failed drill has ``error`` and no figures)."""
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, tenant=lg_code) as uow:
         tenant = Tenant(lg_code)
         row = OffsiteDrill(
             lg_code=lg_code,

@@ -37,7 +37,7 @@ from jichitai.platform.offsite.tables import (
     differences,
     town_digests,
 )
-from jichitai.platform.tenancy import Municipality, Tenant, TenantSequence
+from jichitai.platform.tenancy import Municipality, Tenant, TenantSequence, declare
 
 
 class RestoreRefused(Exception):
@@ -343,6 +343,7 @@ def restore(
             if session.get(Municipality, lg_code) is not None:
                 raise RestoreRefused(f"municipality {lg_code} already exists in the target database")
         with engine.begin() as conn:
+            declare(conn, lg_code)  # the restored town's rows, written by whatever role restores
             _apply(conn, custodian, lg_code, keys, plan)
         return _report(engine, lg_code, plan, started)
     finally:
@@ -353,7 +354,7 @@ def _report(engine: Engine, lg_code: str, plan: Plan, started: float) -> Restore
     at = plan.manifest["head"]["seq"]
     entries = plan.entries
     report = RestoreReport(lg_code, at, entries[-1]["seq"] if entries else at, plan.chunks, len(entries))
-    with read_session(engine) as session:
+    with read_session(engine, tenant=lg_code) as session:
         for table in copied_tables():
             count = session.scalar(select(func.count()).select_from(table).where(table.c.lg_code == lg_code))
             if count:
@@ -392,7 +393,7 @@ def verify_custodian(
     # The newest chunk's own header, not heads.json, which a pass that died may have left one chunk behind.
     recorded = (plan.header.get("heads") or {}).get("journal") or {}
     seq = int(recorded.get("seq", plan.manifest["head"]["seq"]))
-    with read_session(engine) as session:
+    with read_session(engine, tenant=lg_code) as session:
         local_seq, _ = journal.head(session, lg_code)
         ours = session.scalar(
             select(journal.JournalEntry.entry_hash).where(
@@ -430,7 +431,7 @@ def compare_with_live(engine: Engine, scratch_url: str, lg_code: str, restored_s
     Returns the compared journal position and the number of tables; raises :class:`DrillMismatch` naming
     every table that differs (a missing table, missing or extra rows, or changed values).
     """
-    with consistent_session(engine) as live:
+    with consistent_session(engine, lg_code) as live:
         tables = checked_tables(live.connection())
         head, _ = journal.head(live, lg_code)
         rows = live.scalars(
@@ -448,6 +449,7 @@ def compare_with_live(engine: Engine, scratch_url: str, lg_code: str, restored_s
     scratch = make_engine(scratch_url)
     try:
         with scratch.begin() as conn:
+            declare(conn, lg_code)
             replay(conn, tables, lg_code, entries)
             restored = town_digests(conn, tables, lg_code)
     finally:
@@ -467,7 +469,7 @@ def drill(engine: Engine, custodian: Custodian, lg_code: str, keys: dict[str, by
         url = f"sqlite:///{Path(scratch) / 'drill.db'}"
         report = restore(url, custodian, lg_code, keys)
         compared_seq, compared = compare_with_live(engine, url, lg_code, report.journal_seq)
-    with read_session(engine) as session:
+    with read_session(engine, tenant=lg_code) as session:
         head, _ = journal.head(session, lg_code)
         oldest = session.scalar(
             select(journal.JournalEntry.recorded_at)

@@ -28,7 +28,7 @@ from jichitai.platform.offsite.http_custodian import close, open_custodian
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.snapshot import PART_ROWS, dump, header, ship_snapshot
 from jichitai.platform.offsite.tables import checked_tables
-from jichitai.platform.tenancy import get_municipality
+from jichitai.platform.tenancy import ALL_TOWNS, declare, get_tenant
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ class OffsiteCustodian(Base):
 
 def add_custodian(uow: UnitOfWork, lg_code: str, location: str) -> OffsiteCustodian:
     """Register a custodian (a directory, or a partner's URL) for a town (idempotent)."""
-    get_municipality(uow.session, lg_code)
+    get_tenant(uow.session, lg_code)
     row = uow.session.get(OffsiteCustodian, (lg_code, location))
     if row is None:
         row = OffsiteCustodian(lg_code=lg_code, location=location, shipped_seq=0)
@@ -160,7 +160,7 @@ def prune(custodian: Custodian, lg_code: str, keep: int) -> int:
 
 
 def _unshipped(engine: Engine, lg_code: str, after: int, batch: int) -> list[dict[str, Any]]:
-    with read_session(engine) as session:
+    with read_session(engine, tenant=lg_code) as session:
         entries = session.scalars(
             select(journal.JournalEntry)
             .where(journal.JournalEntry.lg_code == lg_code, journal.JournalEntry.seq > after)
@@ -192,7 +192,7 @@ def ship_town(
     shipped = max((to for kind, _, to in held if kind == "journal"), default=0)
     snapshot_at = max((to for kind, _, to in held if kind == "snapshot"), default=None)
     heads = _current_heads(custodian, lg_code, ids)
-    with read_session(engine) as session:
+    with read_session(engine, tenant=lg_code) as session:
         head_seq, _ = journal.head(session, lg_code)
         marked = snapshot_at is not None and _bulk_load_after(session, lg_code, snapshot_at)
     due = snapshot_at is None or marked or head_seq - snapshot_at >= snapshot_every
@@ -221,7 +221,7 @@ def ship_town(
 
 
 def _record(engine: Engine, lg_code: str, location: str, *, shipped: int | None, error: str | None) -> None:
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, tenant=lg_code) as uow:
         row = uow.session.get(OffsiteCustodian, (lg_code, location))
         if row is None:
             return
@@ -248,7 +248,7 @@ def ship_all(
     Refused as a whole (:class:`~.tables.CopyIncomplete`) when the declared town tables and the database's
     differ: what is shipped must be the whole town.
     """
-    with read_session(engine) as session:
+    with read_session(engine, tenant=lg_code or ALL_TOWNS) as session:
         query = select(OffsiteCustodian.lg_code, OffsiteCustodian.location)
         if lg_code is not None:
             query = query.where(OffsiteCustodian.lg_code == lg_code)
@@ -281,6 +281,7 @@ def _lease(engine: Engine, lg_code: str, location: str, owner: str) -> bool:
     assert isinstance(table, Table)
     now = utcnow()
     with engine.begin() as conn:
+        declare(conn, lg_code)
         taken = conn.execute(
             update(table)
             .where(
@@ -297,6 +298,7 @@ def _release(engine: Engine, lg_code: str, location: str, owner: str) -> None:
     table = OffsiteCustodian.__table__
     assert isinstance(table, Table)
     with engine.begin() as conn:
+        declare(conn, lg_code)
         conn.execute(
             update(table)
             .where(table.c.lg_code == lg_code, table.c.location == location, table.c.lease_owner == owner)
@@ -375,7 +377,7 @@ def status(
     while the journal has entries it lacks. With ``drill_max_age``, also whether its drills are current."""
     now = utcnow()
     out = []
-    with read_session(engine) as session:
+    with read_session(engine, tenant=lg_code or ALL_TOWNS) as session:
         query = select(OffsiteCustodian).order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location)
         if lg_code is not None:
             query = query.where(OffsiteCustodian.lg_code == lg_code)
@@ -424,7 +426,7 @@ def rotate_town_key(keys: KeyStore, lg_code: str, custodians: list[Custodian]) -
 
 def run_due_drills(engine: Engine, keys: KeyStore, interval: dt.timedelta) -> int:
     """Drill every custodian whose last drill is older than ``interval``; the number run."""
-    with read_session(engine) as session:
+    with read_session(engine, tenant=ALL_TOWNS) as session:
         targets = [
             (row.lg_code, row.location)
             for row in session.scalars(select(OffsiteCustodian).where(OffsiteCustodian.shipped_seq > 0))

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from jichitai.platform.db import utcnow
+from jichitai.platform.db import bind_tenant, utcnow
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.bulk_rows import encode_rows, encoders
 from jichitai.platform.offsite.capture import counters
@@ -61,14 +61,15 @@ def part_id(at: int, number: int) -> str:
 
 
 @contextmanager
-def consistent_session(engine: Engine) -> Iterator[Session]:
-    """A read transaction that sees one consistent state (SQLite's read transactions already do)."""
+def consistent_session(engine: Engine, lg_code: str) -> Iterator[Session]:
+    """A read transaction of one town that sees one consistent state (SQLite's read transactions do)."""
     bind = (
         engine.execution_options(isolation_level="REPEATABLE READ")
         if engine.dialect.name == "postgresql"
         else engine
     )
     with Session(bind) as session:
+        bind_tenant(session, lg_code)
         try:
             yield session
         finally:
@@ -95,7 +96,7 @@ def ship_snapshot(
     part_rows: int = PART_ROWS,
 ) -> SnapshotShipped:
     """Stream every row of the town to ``custodian`` as sealed parts, then the manifest and the heads."""
-    with consistent_session(engine) as session:
+    with consistent_session(engine, lg_code) as session:
         at, head_hash = journal.head(session, lg_code)
         at_time = session.scalar(
             select(journal.JournalEntry.recorded_at).where(

@@ -30,7 +30,7 @@ from jichitai.platform.auth.models import Credential, OperatorAccount, StaffUser
 from jichitai.platform.auth.permissions import Access, AccessRefused, RoleDefinition, resolve_access
 from jichitai.platform.db import UnitOfWork, read_session, utcnow
 from jichitai.platform.errors import DomainError, Forbidden, NotFound, TooManyRequests, Unauthenticated
-from jichitai.platform.tenancy import Tenant
+from jichitai.platform.tenancy import town
 
 PURPOSE_HEADER = "X-Jichitai-Purpose"
 CSRF_HEADER = "X-CSRF-Token"
@@ -169,12 +169,13 @@ def identify(
         if credential.lg_code is None:
             account = session.get(OperatorAccount, credential.login_name)
         else:
-            account = session.get(StaffUser, (credential.lg_code, credential.login_name))
+            tenant = town(session, credential.lg_code)  # the staff member's town, declared for what follows
+            account = session.get(StaffUser, (tenant.lg_code, credential.login_name))
         if account is None or account.disabled_at is not None:
             raise Unauthenticated("unauthenticated", "このアカウントは利用停止されています。")
         roles: tuple[RoleDefinition, ...] = ()
         if credential.lg_code is not None:
-            roles = tuple(services.roles_of(session, Tenant(credential.lg_code), credential.login_name))
+            roles = tuple(services.roles_of(session, tenant, credential.login_name))
         identity = Identity(credential, account.display_name, roles)
         session.expunge(credential)  # keep its loaded state past the read session's rollback
     if now - last_used > TOUCH_EVERY:

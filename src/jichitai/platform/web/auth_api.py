@@ -181,7 +181,7 @@ def me(request: Request, identity: Annotated[Identity, Depends(signed_in)]) -> M
     credential = identity.credential
     roles: list[RoleOut] = []
     if credential.lg_code is not None:
-        with read_session(_engine(request)) as session:
+        with read_session(_engine(request), tenant=credential.lg_code) as session:
             roles = [
                 RoleOut(
                     code=r.code, name=r.name, purposes=sorted(r.purposes), permissions=sorted(r.permissions)

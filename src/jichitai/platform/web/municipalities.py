@@ -12,10 +12,12 @@ from sqlalchemy import Engine
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.tenancy import (
+    ALL_TOWNS,
     Municipality,
     Tenant,
     create_municipality,
     get_municipality,
+    get_tenant,
     list_municipalities,
     settings_on,
 )
@@ -63,7 +65,8 @@ def _out(m: Municipality, settings: dict[str, Any]) -> MunicipalityOut:
 @router.get("", response_model=list[MunicipalityOut], summary="市区町村の一覧")
 def list_all(request: Request) -> list[MunicipalityOut]:
     """Every municipality sharing the installation."""
-    with read_session(_engine(request)) as session:
+    # The public settings of every town (names, fees): installation-wide by design.
+    with read_session(_engine(request), tenant=ALL_TOWNS) as session:
         today = today_jst()
         return [_out(m, settings_on(session, Tenant(m.lg_code), today)) for m in list_municipalities(session)]
 
@@ -72,8 +75,8 @@ def list_all(request: Request) -> list[MunicipalityOut]:
 def get_one(lg_code: str, request: Request) -> MunicipalityOut:
     """One municipality with its settings in force today."""
     with read_session(_engine(request)) as session:
-        municipality = get_municipality(session, lg_code)
-        return _out(municipality, settings_on(session, Tenant(municipality.lg_code), today_jst()))
+        tenant = get_tenant(session, lg_code)
+        return _out(get_municipality(session, lg_code), settings_on(session, tenant, today_jst()))
 
 
 @router.post("", response_model=MunicipalityOut, status_code=201, summary="市区町村の登録")
@@ -94,5 +97,5 @@ def create(
             effective_from=body.effective_from,
             actor=identity.actor,
         )
-    with read_session(_engine(request)) as session:
+    with read_session(_engine(request), tenant=municipality.lg_code) as session:
         return _out(municipality, settings_on(session, Tenant(municipality.lg_code), today_jst()))

@@ -123,13 +123,13 @@ def _refuse_purpose(request: Request, issued: services.Issued, purpose: str | No
     """Why the chosen purpose cannot be used (the new session is then ended at once), or None."""
     credential = issued.credential
     tenant = Tenant(credential.lg_code or "")
-    with read_session(_engine(request)) as session:
+    with read_session(_engine(request), tenant=tenant.lg_code) as session:
         roles = services.roles_of(session, tenant, credential.login_name)
     try:
         resolve_access(roles, purpose)
     except AccessRefused as refused:
         choices = "、".join(purposes()[code].name for code in allowed_purposes(roles))
-        with UnitOfWork(_engine(request)) as uow:
+        with UnitOfWork(_engine(request), tenant=tenant.lg_code) as uow:
             row = uow.session.get(Credential, credential.secret_hash)
             if row is not None:
                 actor = Actor(credential.login_name, purpose=purpose, request_id=_request_id(request))

@@ -50,7 +50,7 @@ from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, utcnow
 from jichitai.platform.errors import Conflict, Forbidden, NotFound
 from jichitai.platform.jp import JpValueError, format_wareki
-from jichitai.platform.tenancy import Municipality, Tenant, next_numbers, settings_on
+from jichitai.platform.tenancy import Municipality, Tenant, declare, next_numbers, settings_on
 
 PRINT = Action.CERTIFICATE_PRINT
 REISSUE = Action.CERTIFICATE_REISSUE
@@ -256,6 +256,7 @@ def verify_certificate(session: Session, code: str) -> Verification | None:
     code = code.strip().upper()
     if not VERIFY_CODE.match(code):
         return None
+    declare(session, code[:6])  # the one town the code names (row-level security, PostgreSQL)
     issue = session.scalar(
         select(CertificateIssue).where(
             CertificateIssue.lg_code == code[:6], CertificateIssue.verify_code == code
