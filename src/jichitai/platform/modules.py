@@ -149,7 +149,7 @@ class NavEntry:
 
     label: str
     path: str
-    """Path under the town's screens, e.g. ``registry/search`` (the platform prefixes ``/ui/{lg_code}/``)."""
+    """Path under the town's screens, e.g. ``<name>/search`` (the platform prefixes ``/ui/{lg_code}/``)."""
     permission: str | None = None
     accesskey: str | None = None
 

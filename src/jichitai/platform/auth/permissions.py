@@ -1,10 +1,10 @@
-"""The permission registry, the purposes (事務) and the standard roles: pure data and pure decisions.
+"""The permission catalogue, the purposes (事務) and the standard roles: pure data and pure decisions.
 
 Access is decided from three things a request carries: who (a staff user of one town), the roles that user
 holds there, and the purpose (事務) the request is made for. A role lists the purposes it may be used for and
 the permissions it grants; a request gets the permissions of those of the user's roles that allow its
-purpose, and nothing else. So a clerk who is both 税務 and 住民記録 cannot search residents "for tax" with
-the registry role's rights.
+purpose, and nothing else. So a clerk who holds both a tax role and another module's role cannot use the
+other role's rights "for tax".
 
 個人番号 is shown only when both hold: the request's purpose is a 個人番号利用事務
 (番号法 9条, 住基法 7条8号の2) and one of the roles used grants a permission declared with ``my_number``.
@@ -80,7 +80,7 @@ class AccessRefused(Exception):
 
 
 def allowed_purposes(roles: Iterable[RoleDefinition]) -> list[str]:
-    """The purposes any of the roles may act for, in registry order."""
+    """The purposes any of the roles may act for, in catalogue order."""
     union = set().union(*(r.purposes for r in roles))
     return [code for code in purposes() if code in union]
 

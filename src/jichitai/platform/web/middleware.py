@@ -62,7 +62,7 @@ MAX_BODY = 1024 * 1024
 CUSTODY_PATH = "/api/v1/custody/"
 CUSTODY_MAX_BODY = 64 * 1024 * 1024
 """Chunks deposited by another town (a snapshot part is a few MB; this leaves room for large rows)."""
-"""Largest request body accepted; registry requests are a few kilobytes."""
+"""Largest request body accepted; business requests are a few kilobytes."""
 
 
 def _bad_text(value: Any) -> bool:
