@@ -10,7 +10,7 @@ run: ## Install, migrate, seed three demo towns and serve on http://127.0.0.1:80
 test: ## Install test tools, lint, type-check and run the whole suite (SQLite + PostgreSQL)
 	./scripts/test
 
-clean: ## Remove the virtualenv and local data
-	rm -rf .venv var
+clean: ## Remove the virtualenv and local data (with the demo towns' audit signing keys)
+	rm -rf .venv var var.audit-keys
 
 .PHONY: help run test clean

@@ -32,7 +32,7 @@ from jichitai.platform.auth.services import (
     login_staff,
 )
 from jichitai.platform.db import UnitOfWork, make_engine
-from jichitai.platform.migrate import upgrade
+from jichitai.platform.migrate import APP_ROLE, upgrade
 from jichitai.platform.tenancy import Tenant, create_municipality
 from jichitai.settings import Settings
 
@@ -42,6 +42,20 @@ PG_ADMIN = os.environ.get("JICHITAI_TEST_PG_ADMIN", "postgresql://postgres@127.0
 TOWN_A = Tenant("034614")  # 大槌町
 TOWN_B = Tenant("046060")  # 南三陸町
 KEEP = {"jp_era", "alembic_version"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def data_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private XDG data home, so a setting left at its default (``~/.local/share/jichitai``) in this
+    process or a command it starts never touches the tester's real data directory."""
+    home = tmp_path_factory.mktemp("xdg-data")
+    previous = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -142,7 +156,7 @@ def make_staff(
 ) -> dict[str, str]:
     """Register a staff member holding ``roles`` and return headers carrying a bearer token for them."""
     actor = Actor("test-admin", role="admin", purpose="administration")
-    with UnitOfWork(engine) as uow:
+    with UnitOfWork(engine, tenant=tenant.lg_code) as uow:  # also an app's engine, under row-level security
         create_user(
             uow,
             tenant,
@@ -205,8 +219,18 @@ def client(
     (purpose 住民基本台帳事務, 個人番号 visible). Use ``staff`` for other roles and towns, and
     :func:`anonymous` for a client without credentials."""
     headers = staff("registry_clerk", purpose="resident_registry")
-    with TestClient(create_app(app_settings, engine), raise_server_exceptions=False, headers=headers) as c:
-        yield c
+    # On PostgreSQL the app works as the application role, as the server does by default, so row-level
+    # security (fail closed) binds every request of the API suite; the tests' own reads stay superuser.
+    app_engine = engine
+    if engine.dialect.name == "postgresql":
+        app_engine = make_engine(engine.url.render_as_string(hide_password=False), pool_size=4, role=APP_ROLE)
+    try:
+        app = create_app(app_settings, app_engine)
+        with TestClient(app, raise_server_exceptions=False, headers=headers) as c:
+            yield c
+    finally:
+        if app_engine is not engine:
+            app_engine.dispose()
 
 
 def anonymous(client: TestClient) -> TestClient:

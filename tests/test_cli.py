@@ -177,7 +177,8 @@ def test_audit_verify_names_the_first_bad_entry(tmp_path: Path) -> None:
                 uow.commit()
         signed = run(tmp_path, "audit", "sign")
         assert (signed.returncode, "4 番に署名しました" in signed.stdout) == (0, True), signed.stdout
-        assert (tmp_path / "var" / "keys" / "034614.audit-ed25519.pem").stat().st_mode & 0o777 == 0o600
+        # by default beside the data directory, never inside it
+        assert (tmp_path / "var.audit-keys" / "034614.audit-ed25519.pem").stat().st_mode & 0o777 == 0o600
         clean = run(tmp_path, "audit", "verify")
         assert (clean.returncode, "034614: OK (4 件, 署名済みヘッド 1 件)" in clean.stdout) == (0, True), (
             clean.stdout

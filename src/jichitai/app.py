@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from jichitai import __version__
 from jichitai.bootstrap import load
+from jichitai.platform.audit_verify import expectations
 from jichitai.platform.auth.services import Policy
 from jichitai.platform.db import make_engine
 from jichitai.platform.heap import freeze_startup_heap
@@ -20,7 +21,7 @@ from jichitai.platform.jobs import Scheduler
 from jichitai.platform.logging import configure_logging
 from jichitai.platform.migrate import alembic_config
 from jichitai.platform.offsite import capture
-from jichitai.platform.web.auth import AddressLimiter
+from jichitai.platform.web.auth import AddressLimiter, trusted_networks
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
     InputGuardMiddleware,
@@ -37,9 +38,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     configure_logging(settings.log_level, settings.log_format)
     url = settings.resolved_database_url()
     own_engine = engine is None
-    engine = engine or make_engine(url, pool_size=settings.db_pool_size)
+    engine = engine or make_engine(url, pool_size=settings.db_pool_size, role=settings.db_role or None)
 
-    key_dir = settings.resolved_key_dir()
     capture.install()  # every committed town change is journaled in its own transaction (DESIGN §5)
     # The one scheduler runs every declared periodic job (audit signing, off-site shipping and drills, feed
     # delivery) under its lease; a job whose interval setting is 0 is off, and with none on, no thread.
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lifespan=lifespan,
     )
     app.state.engine = engine
-    app.state.audit_key_dir = key_dir
+    app.state.audit_expectations = expectations(settings)
     app.state.auth_policy = Policy(
         max_failures=settings.login_max_failures,
         lockout=dt.timedelta(minutes=settings.login_lockout_minutes),
@@ -79,6 +79,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         "認証されていない要求が多すぎます。しばらく待ってから再試行してください。",
     )
     app.state.secure_cookies = settings.secure_cookies
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     app.state.offsite_alert_after = settings.offsite_alert_after
     app.state.offsite_drill_max_age = settings.offsite_drill_max_age
     app.state.custody_dir = settings.resolved_custody_dir()

@@ -47,7 +47,7 @@ app.add_typer(custody_app, name="custody")
 for declaration in CATALOG.modules:
     for command_name, command_app in declaration.cli:
         app.add_typer(command_app, name=command_name)
-console = Console()
+console = Console(soft_wrap=True)  # a log line stays one line when piped to cron or grep
 
 
 MUNICIPALITY_OPTION = typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
@@ -170,28 +170,25 @@ def _audit_codes(session: Session, municipality: str | None) -> list[str]:
 def audit_verify(
     municipality: Annotated[str | None, MUNICIPALITY_OPTION] = None,
 ) -> None:
-    """Verify every audit hash chain and its signed heads; name the first bad entry (exit 1 when broken)."""
-    from jichitai.platform.audit import verify_chain
-    from jichitai.platform.audit_heads import load_key, verify_heads
+    """Verify every audit hash chain, its signed heads, and the heads the key directory, the off-site
+    custodians and the signing schedule expect; name the first bad entry (exit 1 when broken)."""
+    from jichitai.platform.audit_verify import expectations, verify_town
 
-    settings = get_settings()
+    expect = expectations(get_settings())
     broken = False
-    with engine_for_command() as engine, read_session(engine) as session:
-        for code in _audit_codes(session, municipality):
-            tenant = get_tenant(session, code)
-            verdict = verify_chain(session, tenant)
-            key = load_key(settings.resolved_key_dir(), code)
-            heads = verify_heads(session, tenant, key.public_key() if key else None)
-            if verdict.ok and heads.ok:
-                console.print(f"{code}: OK ({verdict.checked} 件, 署名済みヘッド {heads.checked} 件)")
-                continue
-            broken = True
-            first_bad, reason = (
-                (verdict.first_bad, verdict.reason) if not verdict.ok else (heads.first_bad, heads.reason)
-            )
-            console.print(
-                f"[red]{code}: 改ざんを検出しました — 最初の不正な記録は {first_bad} 番 ({reason})[/red]"
-            )
+    with engine_for_command() as engine:
+        with read_session(engine) as session:
+            codes = _audit_codes(session, municipality)
+        for code in codes:
+            verdict = verify_town(engine, code, expect)
+            if verdict.ok:
+                console.print(f"{code}: OK ({verdict.checked} 件, 署名済みヘッド {verdict.heads_checked} 件)")
+            else:
+                broken = True
+                where = f"最初の不正な記録は {verdict.first_bad} 番 " if verdict.first_bad is not None else ""
+                console.print(f"[red]{code}: 改ざんを検出しました — {where}({verdict.reason})[/red]")
+            for note in verdict.notes:
+                console.print(f"[yellow]{code}: 注意 [{note.code}] {note.message}[/yellow]")
     if broken:
         raise typer.Exit(1)
 
@@ -208,28 +205,47 @@ def audit_sign(
         ),
     ] = None,
 ) -> None:
-    """Sign each audit chain's current head with the town's Ed25519 key (run periodically, e.g. hourly)."""
-    from jichitai.platform.audit_heads import load_or_create_key, sign_head
+    """Sign each audit chain's current head with the town's Ed25519 key (run periodically, e.g. hourly).
 
-    key_dir = get_settings().resolved_key_dir()
+    A town whose heads were deleted or whose chain no longer holds its last signed head is not signed
+    (a new head would hide the damage): it is named and the exit status is 1.
+    """
+    from jichitai.platform.audit_heads import SigningRefused, sign_town
+
+    key_dir = get_settings().resolved_audit_key_dir()
+    refused: list[SigningRefused] = []
     if every is not None:
-        from jichitai.platform.audit_schedule import sign_due_heads
+        from jichitai.platform.audit_schedule import SigningIncomplete, sign_due_heads
 
         with engine_for_command() as engine:
             codes = [municipality] if municipality else None
-            heads = sign_due_heads(engine, key_dir, every_entries=every, lg_codes=codes)
+            try:
+                heads = sign_due_heads(engine, key_dir, every_entries=every, lg_codes=codes)
+            except SigningIncomplete as incomplete:
+                heads, refused = incomplete.signed, incomplete.refused
         for signed in heads:
             console.print(f"{signed.lg_code}: {signed.seq} 番に署名しました。")
         console.print(f"署名したヘッド: {len(heads)} 件")
-        return
-    with engine_for_command() as engine, UnitOfWork(engine) as uow:
-        for code in _audit_codes(uow.session, municipality):
-            tenant = get_tenant(uow.session, code)
-            head = sign_head(uow.session, tenant, load_or_create_key(key_dir, code))
-            console.print(
-                f"{code}: " + (f"{head.seq} 番に署名しました。" if head else "新しい記録はありません。")
-            )
-        uow.commit()
+    else:
+        with engine_for_command() as engine:
+            with read_session(engine) as session:
+                codes = _audit_codes(session, municipality)
+            for code in codes:
+                try:
+                    head = sign_town(engine, code, key_dir)
+                except SigningRefused as exc:
+                    refused.append(exc)
+                    continue
+                console.print(
+                    f"{code}: " + (f"{head.seq} 番に署名しました。" if head else "新しい記録はありません。")
+                )
+    for refusal in refused:
+        console.print(
+            f"[red]{refusal.lg_code}: 署名しませんでした — 証跡が損なわれています ({refusal.reason})。"
+            "jichitai audit verify で確認してください。[/red]"
+        )
+    if refused:
+        raise typer.Exit(1)
 
 
 DEMO_TOWNS = (
@@ -332,6 +348,9 @@ def serve(
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=settings.shutdown_timeout,
+        # forwarded headers only from the proxies the installation lists (none by default)
+        proxy_headers=bool(settings.trusted_proxies.strip()),
+        forwarded_allow_ips=settings.trusted_proxies.strip() or None,
     )
 
 

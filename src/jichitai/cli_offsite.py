@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select
 
 from jichitai.platform import cli_support
 from jichitai.platform.clock import JST
-from jichitai.platform.db import UnitOfWork, make_engine, read_session
+from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.errors import DomainError
 from jichitai.platform.migrate import upgrade
 from jichitai.platform.offsite import capture
@@ -49,7 +49,7 @@ keys_app = typer.Typer(help="副本の暗号鍵", no_args_is_help=True)
 custodian_app = typer.Typer(help="副本の保管先", no_args_is_help=True)
 offsite_app.add_typer(keys_app, name="keys")
 offsite_app.add_typer(custodian_app, name="custodian")
-console = Console()
+console = Console(soft_wrap=True)  # a log line stays one line when piped to cron or grep
 
 CODE = typer.Option("--municipality", help="全国地方公共団体コード")
 OPTIONAL_CODE = typer.Option("--municipality", help="全国地方公共団体コード (省略時は全団体)")
@@ -64,7 +64,7 @@ def keys_init(municipality: Annotated[str | None, OPTIONAL_CODE] = None) -> None
     """Create the escrow key and each town's key where missing (prints key ids only)."""
     store = _keys()
     console.print(f"escrow: {store.init_escrow()}")
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         with read_session(engine) as session:
             codes = [municipality] if municipality else [m.lg_code for m in list_municipalities(session)]
@@ -77,7 +77,7 @@ def keys_init(municipality: Annotated[str | None, OPTIONAL_CODE] = None) -> None
 @keys_app.command("rotate")
 def keys_rotate(municipality: Annotated[str, CODE]) -> None:
     """Give a town a new key and re-wrap every chunk's data key at its custodians (no re-encryption)."""
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         with read_session(engine, tenant=municipality) as session:
             locations = session.scalars(
@@ -120,7 +120,7 @@ def custodian_add(
     else:
         assert directory is not None
         location = str(directory.resolve())
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         with UnitOfWork(engine) as uow:
             add_custodian(uow, municipality, location)
@@ -158,7 +158,7 @@ def offsite_ship(
 ) -> None:
     """One shipping pass to every custodian (exit 1 when one failed)."""
     capture.install()
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     failed = False
     try:
         results = ship_all(
@@ -194,7 +194,7 @@ def offsite_status(municipality: Annotated[str | None, OPTIONAL_CODE] = None) ->
     """Each custodian's lag and drills; ALERT (exit 1) when one has been unreachable past
     ``offsite_alert_after`` or has no successful drill within ``offsite_drill_max_age``."""
     settings = get_settings()
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         rows = status(
             engine,
@@ -310,7 +310,7 @@ def offsite_verify(
 ) -> None:
     """Authenticate every chunk at a custodian, check the journal chain and compare its heads with ours."""
     custodian = _source(municipality, source, token_file)
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         result = verify_custodian(engine, custodian, municipality, _restore_keys(municipality, escrow))
     except (ChunkCorrupt, RestoreRefused, CopyIncomplete, KeyMissing) as exc:
@@ -344,7 +344,7 @@ def offsite_drill(
     """
     url = cli_support.database_url()
     upgrade(url)
-    engine = make_engine(url)
+    engine = cli_support.command_engine()
     try:
         if source is None:
             failed = _drill_registered(engine, municipality)
@@ -413,7 +413,7 @@ def custody_grant(
 ) -> None:
     """Allow a town to deposit its off-site copy here; prints its custody token once (or writes it)."""
     upgrade(cli_support.database_url())
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         with UnitOfWork(engine) as uow:
             token = grant(uow, municipality, label)
@@ -437,7 +437,7 @@ def custody_revoke(
     municipality: Annotated[str, typer.Option("--municipality", help="預けている団体のコード")],
 ) -> None:
     """Stop accepting a town's custody token (what it deposited stays)."""
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         with UnitOfWork(engine) as uow:
             revoke(uow, municipality)
@@ -453,7 +453,7 @@ def custody_revoke(
 def custody_list() -> None:
     """The towns allowed to deposit here and what each has stored."""
     settings = get_settings()
-    engine = make_engine(cli_support.database_url())
+    engine = cli_support.command_engine()
     try:
         with read_session(engine) as session:
             rows = grants(session)

@@ -6,12 +6,24 @@ effective date (see :mod:`jichitai.platform.tenancy`), never a setting here.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_var_dir() -> Path:
+    """The data directory when none is set: ``$XDG_DATA_HOME/jichitai`` (``~/.local/share/jichitai``).
+
+    Never the working directory: a server started from another directory (by cron, systemd or a shell in
+    the wrong place) would otherwise open a new, empty database there and write residents' data wherever it
+    happened to run.
+    """
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "jichitai"
 
 
 class Settings(BaseSettings):
@@ -21,17 +33,28 @@ class Settings(BaseSettings):
 
     database_url: str = ""
     """SQLAlchemy URL. Empty means the embedded SQLite file ``<var_dir>/jichitai.db``."""
-    var_dir: Path = Path("var")
+    var_dir: Path = Field(default_factory=default_var_dir)
+    """The data directory: the embedded database, and by default the keys and custody directories. A relative
+    value is made absolute once, when the settings are read, so a later change of directory moves nothing."""
     host: str = "127.0.0.1"
     port: int = 8000
     key_dir: Path | None = None
-    """Where each municipality's audit-head signing key lives (outside the database, mode 0600);
-    empty means ``<var_dir>/keys``."""
+    """Where the off-site keys and custody tokens live (``<key_dir>/offsite/``, mode 0600), and the audit
+    signing keys too unless ``audit_key_dir`` is set; empty means ``<var_dir>/keys``."""
+    audit_key_dir: Path | None = None
+    """Where each municipality's Ed25519 key for signing audit-chain heads lives, with the record of the
+    newest head it signed. Never inside the data directory: whoever holds the database and this key can
+    rewrite a chain undetected. Empty means ``key_dir`` when that is set, else ``<var_dir>.audit-keys``
+    beside the data directory (see :meth:`resolved_audit_key_dir`)."""
     workers: int = 1
     """Server worker processes; one Python process uses one core, so match the cores left to the app."""
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
     db_pool_size: int = 10
+    db_role: str = "jichitai_app"
+    """PostgreSQL role the server, the commands and the jobs work as (``SET ROLE`` on every connection), so
+    that row-level security binds them whatever login the database URL names; ``jichitai db upgrade``
+    provisions it. Empty: work as the login itself (which must then not be a superuser or BYPASSRLS)."""
     demo_residents: int = 3000
     """Synthetic residents per demo municipality seeded by ``jichitai demo``."""
     shutdown_timeout: int = 20
@@ -52,7 +75,11 @@ class Settings(BaseSettings):
     """Unauthenticated calls to town routes per client address (per worker) that are answered 401 and
     audited; beyond it they are answered 429 and not audited, so a flood cannot bloat the audit chain."""
     secure_cookies: bool = False
-    """Mark the session cookie ``Secure``; turn on wherever the server is reached over HTTPS."""
+    """Always mark the cookies ``Secure`` (they already are on a request that came over HTTPS, directly or
+    through a trusted proxy); turn on wherever the server is reached over HTTPS only."""
+    trusted_proxies: str = ""
+    """Addresses or networks (comma-separated, e.g. ``127.0.0.1,10.0.0.0/24``; ``*`` for any) of the reverse
+    proxies whose ``X-Forwarded-Proto`` and ``X-Forwarded-For`` are believed; empty believes no one."""
     audit_sign_interval: int = Field(default=300, ge=0)
     """Seconds between the server's passes that sign due audit-chain heads; 0 turns the signer off."""
     audit_sign_every: int = Field(default=1000, ge=1)
@@ -82,9 +109,39 @@ class Settings(BaseSettings):
     """Where this installation keeps what other towns deposit with it as their custodian (ciphertext
     only); empty means ``<var_dir>/custody``."""
 
+    @field_validator("var_dir", "key_dir", "audit_key_dir", "custody_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        """Pin every directory to an absolute path when the settings are read (``~`` expanded)."""
+        return None if value is None else value.expanduser().absolute()
+
     def resolved_key_dir(self) -> Path:
-        """The signing-key directory, defaulting to ``<var_dir>/keys``."""
+        """The off-site key directory, defaulting to ``<var_dir>/keys``."""
         return self.key_dir or self.var_dir / "keys"
+
+    def resolved_audit_key_dir(self) -> Path:
+        """The audit signing-key directory: ``audit_key_dir``, else an explicit ``key_dir`` (where such an
+        installation has always kept its keys), else ``<var_dir>.audit-keys``, a sibling of the data
+        directory, so that a copy or backup of the data directory never carries the key along.
+
+        An installation from before the default moved keeps its keys in ``<var_dir>/keys``; that directory
+        is still used while it holds a signing key (a new key elsewhere would orphan every signed head),
+        and verification notes that the key should move (:meth:`audit_keys_in_data_dir`).
+        """
+        if self.audit_key_dir is not None:
+            return self.audit_key_dir
+        if self.key_dir is not None:
+            return self.key_dir
+        legacy = self.var_dir / "keys"
+        if any(legacy.glob("*.audit-ed25519.pem")):
+            return legacy
+        data = self.var_dir.resolve()
+        return data.parent / f"{data.name or 'jichitai'}.audit-keys"
+
+    def audit_keys_in_data_dir(self) -> bool:
+        """True when the audit signing keys are inside the data directory (``var_dir``)."""
+        keys, data = self.resolved_audit_key_dir().resolve(), self.var_dir.resolve()
+        return keys == data or data in keys.parents
 
     def resolved_custody_dir(self) -> Path:
         """The custody directory, defaulting to ``<var_dir>/custody``."""

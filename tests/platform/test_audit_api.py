@@ -4,7 +4,6 @@ filters reach the queries, bad input is a 422, and /verify names the first bad e
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,10 +16,12 @@ from jichitai.platform.audit_heads import load_or_create_key, sign_head
 from jichitai.platform.clock import JST
 from jichitai.platform.db import UnitOfWork
 from jichitai.platform.tenancy import Tenant
+from jichitai.settings import Settings
 
 from ..conftest import TOWN_A, TOWN_B, StaffHeaders, anonymous
 
 BASE = f"/api/v1/municipalities/{TOWN_A.lg_code}/audit"
+UNCHECKED = "定期署名が無効 (JICHITAI_AUDIT_SIGN_INTERVAL=0) のため、ヘッドの鮮度は検査していません。"
 READ = "registry:resident:read"
 
 
@@ -174,9 +175,9 @@ def test_mass_reads(client: TestClient, engine: Engine, auditor: dict[str, str])
 
 
 def test_verify_names_the_first_bad_entry(
-    client: TestClient, engine: Engine, auditor: dict[str, str], tmp_path: Path
+    client: TestClient, engine: Engine, auditor: dict[str, str], app_settings: Settings
 ) -> None:
-    key = load_or_create_key(tmp_path / "keys", TOWN_A.lg_code)  # the app's key directory (var_dir/keys)
+    key = load_or_create_key(app_settings.resolved_audit_key_dir(), TOWN_A.lg_code)  # the app's key directory
     with UnitOfWork(engine) as uow:
         assert sign_head(uow.session, TOWN_A, key) is not None
         uow.commit()
@@ -189,6 +190,7 @@ def test_verify_names_the_first_bad_entry(
         "heads_checked": 1,
         "first_bad": None,
         "reason": None,
+        "notes": [{"code": "freshness_unchecked", "message": UNCHECKED}],  # the test app never signs
     }
     with engine.begin() as conn:
         conn.execute(

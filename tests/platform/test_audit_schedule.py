@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jichitai.app import create_app
-from jichitai.platform import audit_schedule
+from jichitai.platform import audit_heads
 from jichitai.platform.audit import Entry, append_entries
 from jichitai.platform.audit_heads import AuditChainHead, load_key, verify_heads
 from jichitai.platform.audit_schedule import chain_position, sign_due_heads
@@ -109,7 +109,7 @@ def test_a_head_signed_by_another_process_meanwhile_is_skipped(
     def lost_the_race(*_args: object) -> None:
         raise IntegrityError("INSERT INTO audit_chain_head", None, Exception("duplicate key"))
 
-    monkeypatch.setattr(audit_schedule, "sign_head", lost_the_race)
+    monkeypatch.setattr(audit_heads, "sign_head", lost_the_race)
     assert sign_due_heads(engine, tmp_path, every_entries=1) == []
 
 
@@ -194,6 +194,7 @@ def test_the_cli_signs_only_due_chains_with_every(
 
     monkeypatch.setenv("JICHITAI_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("JICHITAI_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("JICHITAI_AUDIT_KEY_DIR", str(tmp_path / "keys"))
     get_settings.cache_clear()
     town, _ = towns
     runner = CliRunner()

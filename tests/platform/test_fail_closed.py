@@ -113,9 +113,10 @@ def count(engine: Engine, table: str, declare: str | None = None) -> int:
 
 
 def test_the_product_works_as_an_ordinary_role_and_an_undeclared_transaction_sees_nothing(
-    tmp_path: Path, databases: dict[str, str]
+    tmp_path: Path, databases: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     live, target = databases["live"], databases["restored"]
+    monkeypatch.setenv("JICHITAI_DB_ROLE", "")  # the login is the ordinary role itself
     # The command line as the role: demo towns, then the whole off-site copy and a drill.
     ok(jichitai(tmp_path, live, "demo", "--residents", "20"))
     ship_to_directory(tmp_path, live)

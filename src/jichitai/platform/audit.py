@@ -3,7 +3,9 @@
 Each entry's hash covers its own fields and the previous entry's hash, so editing, deleting, inserting or
 reordering any entry breaks every later link; the per-tenant counter (``tenant_sequence`` "audit") also
 knows how many entries were written, so even a deleted *last* entry is found. An attacker who can rewrite
-the whole chain and the counter is caught by signed chain heads kept elsewhere (issue 3, next step).
+the whole chain and the counter is caught by signed chain heads (:mod:`.audit_heads`), and one who also
+deletes the heads by what lives outside the database: the key directory, the off-site custodians and the
+signing schedule (:mod:`.audit_verify`, which is what ``jichitai audit verify`` and the API run).
 
 Entries are appended inside the caller's transaction, so the audit entry commits or rolls back with the work
 it records.

@@ -9,6 +9,9 @@ periodic job ``audit.sign`` (:mod:`jichitai.platform.periodic`; settings ``audit
 
 The job's lease keeps server workers from signing at the same time; a cron run may still race one: then the
 loser's insert fails on the primary key and is skipped.
+
+The schedule is also what verification holds a chain to (:func:`first_overdue`): an entry left unsigned
+for longer than the schedule allows means the signer stopped, or newer heads were deleted.
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from jichitai.platform.audit import AuditEntry
-from jichitai.platform.audit_heads import AuditChainHead, load_or_create_key, sign_head
-from jichitai.platform.db import UnitOfWork, read_session, utcnow
+from jichitai.platform.audit_heads import AuditChainHead, SigningRefused, newest_head, sign_town
+from jichitai.platform.db import as_utc, read_session, utcnow
 from jichitai.platform.tenancy import Tenant, get_tenant, list_municipalities
 
 log = logging.getLogger(__name__)
@@ -51,12 +54,7 @@ class ChainPosition:
 def chain_position(session: Session, tenant: Tenant) -> ChainPosition:
     """The town's last entry number and last signed head (two primary-key lookups)."""
     last = session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.lg_code == tenant.lg_code))
-    head = session.scalars(
-        select(AuditChainHead)
-        .where(AuditChainHead.lg_code == tenant.lg_code)
-        .order_by(AuditChainHead.seq.desc())
-        .limit(1)
-    ).first()
+    head = newest_head(session, tenant)
     if head is None:
         return ChainPosition(last or 0, 0, None)
     signed_at = head.signed_at if head.signed_at.tzinfo else head.signed_at.replace(tzinfo=dt.UTC)
@@ -87,7 +85,9 @@ def sign_due_heads(
 ) -> list[AuditChainHead]:
     """Sign a head for every town (or those of ``lg_codes``) that is due; one transaction per town.
 
-    ``max_age=None`` signs on the entry count alone. Returns the heads signed, in town order.
+    ``max_age=None`` signs on the entry count alone. Returns the heads signed, in town order. A town whose
+    evidence is damaged is not signed (:func:`~jichitai.platform.audit_heads.signing_refusal`); the others
+    are, and then :class:`SigningIncomplete` is raised, so that the job fails visibly until someone looks.
     """
     if every_entries < 1:
         raise ValueError("every_entries must be at least 1")
@@ -100,16 +100,70 @@ def sign_due_heads(
             if is_due(chain_position(session, get_tenant(session, code)), every_entries, max_age, moment)
         ]
     signed = []
+    refused = []
     for code in due:
         try:
-            with UnitOfWork(engine) as uow:
-                tenant = get_tenant(uow.session, code)
-                head = sign_head(uow.session, tenant, load_or_create_key(key_dir, code))
-                uow.commit()
+            head = sign_town(engine, code, key_dir)
         except IntegrityError:
             log.info("audit head of %s already signed by another process", code)
+            continue
+        except SigningRefused as exc:
+            refused.append(exc)
             continue
         if head is not None:
             log.info("audit head signed", extra={"lg_code": code, "seq": head.seq})
             signed.append(head)
+    if refused:
+        raise SigningIncomplete(signed, refused)
     return signed
+
+
+class SigningIncomplete(Exception):
+    """Some towns were not signed because their evidence is damaged; ``signed`` holds the heads that were."""
+
+    def __init__(self, signed: list[AuditChainHead], refused: list[SigningRefused]) -> None:
+        super().__init__("audit heads not signed: " + "; ".join(str(r) for r in refused))
+        self.signed = signed
+        self.refused = refused
+
+
+STALE_GRACE = dt.timedelta(minutes=10)
+"""Slack beyond two signing intervals before an unsigned entry counts as overdue (a slow pass, a restart)."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How often heads are signed: the server's pass ``interval``, ``every_entries`` and ``max_age``."""
+
+    interval: dt.timedelta
+    every_entries: int
+    max_age: dt.timedelta = DEFAULT_MAX_AGE
+
+
+def _recorded_at(session: Session, tenant: Tenant, seq: int) -> dt.datetime | None:
+    return as_utc(
+        session.scalar(
+            select(AuditEntry.recorded_at).where(AuditEntry.lg_code == tenant.lg_code, AuditEntry.seq == seq)
+        )
+    )
+
+
+def first_overdue(
+    session: Session, tenant: Tenant, head_seq: int, schedule: Schedule, now: dt.datetime
+) -> int | None:
+    """The first entry after the head at ``head_seq`` when the schedule would have signed past it by now.
+
+    A pass signs once ``every_entries`` are unsigned, or any once the head is ``max_age`` old, so an entry
+    stays unsigned at most ``max_age`` plus a pass; the entry that completed ``every_entries`` at most a
+    pass. Two passes and :data:`STALE_GRACE` are allowed on top. Two primary-key lookups, no walk.
+    """
+    slack = 2 * schedule.interval + STALE_GRACE
+    first = _recorded_at(session, tenant, head_seq + 1)
+    if first is None:
+        return None
+    if now - first > schedule.max_age + slack:
+        return head_seq + 1
+    completing = _recorded_at(session, tenant, head_seq + schedule.every_entries)
+    if completing is not None and now - completing > slack:
+        return head_seq + 1
+    return None

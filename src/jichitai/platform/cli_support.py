@@ -22,7 +22,7 @@ from jichitai.settings import get_settings
 
 ACTOR = "cli"
 """The audit actor of changes made from the command line."""
-console = Console()
+console = Console(soft_wrap=True)  # a log line stays one line when piped to cron or grep
 
 
 def database_url() -> str:
@@ -32,12 +32,17 @@ def database_url() -> str:
     return settings.resolved_database_url()
 
 
+def command_engine() -> Engine:
+    """An engine on the configured database, working as the application role (``JICHITAI_DB_ROLE``)."""
+    return make_engine(database_url(), role=get_settings().db_role or None)
+
+
 @contextmanager
 def engine_for_command() -> Iterator[Engine]:
     """The command's engine: a refusal becomes its Japanese message and exit status 2; always disposed."""
     catalog()  # the modules must be loaded: the journal and the copy depend on every declared table
     capture.install()  # commands that write journal what they change, like the server
-    engine = make_engine(database_url())
+    engine = command_engine()
     try:
         yield engine
     except DomainError as exc:

@@ -1,9 +1,10 @@
 """The platform's own declaration: its tables, routes, permissions, purposes, roles and settings.
 
 The platform core is declared exactly like a module, so the catalogue is the one list of what exists and the
-off-site copy's set of town tables includes the platform's (the town itself, its settings, its staff, roles
-and grants, its audit chain). Installation-wide tables (operators, credentials, eras, custody grants) have no
-``lg_code`` in their key and are never part of a town's copy; sessions and tokens are not carried over.
+off-site copy's set of town tables includes the platform's (the town itself, its settings, its staff, roles,
+grants and grant requests, its audit chain). Installation-wide tables (operators, credentials, eras, custody
+grants) have no ``lg_code`` in their key and are never part of a town's copy; sessions and tokens are not
+carried over.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import Table
 
 from jichitai.platform import audit, audit_heads, calendar, feeds, jobs, names, outbox, periodic, tenancy
+from jichitai.platform.auth import approvals
 from jichitai.platform.auth import models as auth_models
 from jichitai.platform.cli_jobs import jobs_app
 from jichitai.platform.modules import ModuleDeclaration
@@ -48,6 +50,7 @@ PLATFORM = ModuleDeclaration(
         auth_models.StaffUser,
         auth_models.Role,
         auth_models.RoleGrant,
+        approvals.GrantRequest,
         auth_models.OperatorAccount,
         auth_models.Credential,
         journal.JournalEntry,

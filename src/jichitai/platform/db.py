@@ -74,14 +74,19 @@ def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
-    """Create an engine with the durability settings of DESIGN §3.5 applied on every connection."""
+def make_engine(url: str, *, pool_size: int = 10, echo: bool = False, role: str | None = None) -> Engine:
+    """Create an engine with the durability settings of DESIGN §3.5 applied on every connection.
+
+    On PostgreSQL, ``role`` (the application role, see :func:`jichitai.platform.migrate.ensure_app_role`) is
+    taken by every connection with ``SET ROLE``: whatever login the URL names, the product then works as a
+    role that row-level security binds. None keeps the login's own role (migrations, tests' direct reads).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         echo=echo,
         pool_size=pool_size,
@@ -89,6 +94,16 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
         pool_pre_ping=True,
         connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
     )
+    if role:
+        quoted = '"' + role.replace('"', '""') + '"'
+
+        def _take_role(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET ROLE {quoted}")
+            dbapi_connection.commit()
+
+        event.listen(engine, "connect", _take_role)
+    return engine
 
 
 def is_sqlite(engine: Engine) -> bool:

@@ -14,12 +14,15 @@ process that never ran the loader, so a forgotten import fails loudly instead of
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table
 from sqlalchemy.sql.util import sort_tables
+
+from jichitai.platform.jp.text import character_problem
 
 if TYPE_CHECKING:
     import typer
@@ -121,6 +124,10 @@ class SettingSpec:
     max_length: int = 200
     default: int | str | None = None
     dated: bool = True
+    pattern: str | None = None
+    """A text setting's whole value must match this regular expression (e.g. a telephone number's form)."""
+    pattern_hint: str = ""
+    """How the pattern is described to the user, in Japanese (e.g. ``0193-42-2111 の形``)."""
 
     def problem(self, value: Any) -> str | None:
         """Why ``value`` is not acceptable for this setting (Japanese), or None."""
@@ -136,6 +143,11 @@ class SettingSpec:
             return f"{self.key} は空でない文字列で指定してください。"
         if len(value) > self.max_length:
             return f"{self.key} は {self.max_length} 文字以内で指定してください。"
+        problem = character_problem(value)
+        if problem:
+            return f"{self.key}: {problem}"
+        if self.pattern is not None and re.fullmatch(self.pattern, value) is None:
+            return f"{self.key} の形式が正しくありません ({self.pattern_hint or self.pattern})。"
         return None
 
     def parse(self, text: str) -> int | str:

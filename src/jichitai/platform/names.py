@@ -30,6 +30,9 @@ PERMISSIONS = described(
 class Action(enum.StrEnum):
     """Audit actions the platform writes (sign-in, accounts, roles, audit reads, tenants)."""
 
+    ADMIN_GRANT_APPROVE = "admin:grant:approve"
+    ADMIN_GRANT_REJECT = "admin:grant:reject"
+    ADMIN_GRANT_REQUEST = "admin:grant:request"
     ADMIN_ROLE_UPDATE = "admin:role:update"
     ADMIN_USER_CREATE = "admin:user:create"
     ADMIN_USER_DISABLE = "admin:user:disable"
@@ -48,6 +51,11 @@ class Action(enum.StrEnum):
 ACTIONS = actions(
     Action,
     {
+        Action.ADMIN_GRANT_APPROVE: "権限付与の申請の承認 (申請者以外の管理者による。承認と同時に適用)",
+        Action.ADMIN_GRANT_REJECT: "権限付与の申請の却下・取下げ",
+        Action.ADMIN_GRANT_REQUEST: (
+            "権限付与の申請 (住民の情報を扱う権限・職員管理の権限を与える変更。別の管理者の承認待ち)"
+        ),
         Action.ADMIN_ROLE_UPDATE: "ロールの権限・利用目的の変更 (変更前と変更後)",
         Action.ADMIN_USER_CREATE: "職員アカウントの登録",
         Action.ADMIN_USER_DISABLE: "職員アカウントの停止 (発行済みの資格情報も失効)",

@@ -29,7 +29,7 @@ DRILL_LOOK_EVERY = 3600.0
 
 def _sign(context: JobContext) -> None:
     settings = context.settings
-    sign_due_heads(context.engine, settings.resolved_key_dir(), every_entries=settings.audit_sign_every)
+    sign_due_heads(context.engine, settings.resolved_audit_key_dir(), every_entries=settings.audit_sign_every)
 
 
 def _ship(context: JobContext) -> None:

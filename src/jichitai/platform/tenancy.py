@@ -69,12 +69,21 @@ class Tenant:
     lg_code: str
 
 
+PHONE_PATTERN = r"0(?=(?:-?[0-9]){9,10}$)[0-9]{1,4}-[0-9]{1,4}-[0-9]{3,4}"
+"""A Japanese telephone number as printed: a leading 0, three hyphenated groups, 10 or 11 digits in all."""
+
 PLATFORM_SETTINGS = (
     SettingSpec("mayor_title", "首長の職名 (例: 町長)。証明書に印字", max_length=20),
     SettingSpec("mayor_name", "首長の氏名。証明書に印字", max_length=60),
     SettingSpec("office_name", "役所・役場の名称", max_length=100),
     SettingSpec("office_address", "役所・役場の所在地", max_length=200),
-    SettingSpec("office_phone", "代表電話番号", max_length=20),
+    SettingSpec(
+        "office_phone",
+        "代表電話番号 (半角数字とハイフン)",
+        max_length=20,
+        pattern=PHONE_PATTERN,
+        pattern_hint="半角数字をハイフンで区切った 10 桁または 11 桁の番号。例: 0193-42-2111",
+    ),
 )
 """The platform's own per-town settings; modules declare theirs (fees, amounts) in their declarations."""
 

@@ -443,7 +443,10 @@ def test_the_counterparty_is_refused_even_with_an_override(engine: Engine, town:
     trail = entries(engine, town.tenant, "registry:certificate:issue")
     assert [(e.subject, e.details["code"]) for e in trail] == [(town.victim, "counterparty_request")] * 4
     assert issued_count(engine, town.tenant) == 0
-    # Without a measure in the way, the failed claim is what he is told.
+    # Without a measure in the way, the failed claim is what he is told. (The neighbour lives at her 住所, so
+    # while her measure is in force he is refused as its 相手方: test_dv_coresident.py.)
+    with UnitOfWork(engine) as uow:
+        end_support_measure(uow, town.tenant, 1, EndIn(reason="終了"), actor=OFFICER)
     with pytest.raises(InvalidInput) as mixed:
         issue(engine, town, certificate([town.abuser, town.neighbour], own.requester.model_dump()))
     assert mixed.value.code == "requester_not_in_household"

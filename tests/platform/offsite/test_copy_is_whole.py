@@ -261,7 +261,7 @@ def test_a_drill_of_a_copy_that_lacks_anything_fails_naming_it(
     failed = jichitai(tmp_path, live, "offsite", "drill", "--municipality", TOWN)
     assert failed.returncode == 1
     assert "NG" in failed.stdout
-    assert named in failed.stdout.replace("\n", "")
+    assert named in " ".join(failed.stdout.split())
 
 
 def test_an_undeclared_town_table_stops_shipping_and_drills(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from jichitai.platform.db import read_session
 from jichitai.platform.tenancy import get_tenant
 
 app = typer.Typer(help="住民記録", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # a log line stays one line when piped to cron or grep
 
 
 @app.command()

@@ -11,6 +11,10 @@ other role's rights "for tax".
 Permissions, purposes and the standard roles come from the modules' declarations (:func:`catalog`). Each town
 stores its own copy of the roles (seeded from :func:`standard_roles`) and may change which permissions and
 purposes a role has; that is data, audited as a permission change, never code.
+
+Some permissions are *privileged* (:func:`privileged_permissions`): those that open residents' records, and
+managing staff (whoever holds it approves grants). Granting one, to a member or by widening a role, takes two
+administrators (``platform/auth/approvals.py``); no administrator changes its own roles.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from jichitai.platform.modules import PermissionSpec, PurposeSpec, catalog
+from jichitai.platform.names import Permission
 
 
 def purposes() -> dict[str, PurposeSpec]:
@@ -112,6 +117,32 @@ def resolve_access(roles: Iterable[RoleDefinition], purpose: str | None) -> Acce
         )
     permissions = frozenset().union(*(r.permissions for r in used))
     return Access(purpose, tuple(sorted(r.code for r in used)), permissions)
+
+
+def resident_reading_permissions() -> frozenset[str]:
+    """The permissions that open residents' records, found from the declarations alone.
+
+    Every permission of a module that declares personal-read audit actions (it keeps residents' records, and
+    each of its rights shows some of them: a search, a certificate, an event, a support measure), and every
+    permission that shows 個人番号. A new module that records personal reads is covered without a change here.
+    """
+    loaded = catalog()
+    keepers = [m for m in loaded.modules if any(a.personal_read for a in m.audit_actions)]
+    return frozenset(p.code for m in keepers for p in m.permissions) | loaded.my_number_permissions()
+
+
+def privileged_permissions() -> frozenset[str]:
+    """Permissions only two administrators together may grant: reading residents, and managing staff (an
+    administrator who could make another administrator alone could approve its own requests through it)."""
+    return resident_reading_permissions() | {str(Permission.ADMIN_USER_MANAGE)}
+
+
+def widening(before: RoleDefinition, after: RoleDefinition) -> frozenset[str]:
+    """The permissions a change of a role's definition gives for some purpose they were not given for:
+    new permissions, and every permission of the role when it gains a purpose."""
+    if after.purposes - before.purposes:
+        return after.permissions
+    return after.permissions - before.permissions
 
 
 def validate_role(definition: RoleDefinition) -> list[str]:

@@ -19,17 +19,33 @@ from sqlalchemy.orm import Session
 
 from jichitai.platform.audit import Actor, append_entries, append_entry
 from jichitai.platform.auth.models import Credential, OperatorAccount, Role, RoleGrant, StaffUser
-from jichitai.platform.auth.passwords import check_policy, hash_password, needs_rehash, verify_password
+from jichitai.platform.auth.passwords import (
+    check_policy,
+    hash_password,
+    needs_rehash,
+    town_words,
+    verify_password,
+)
 from jichitai.platform.auth.permissions import (
+    AccessRefused,
     RoleDefinition,
+    allowed_purposes,
     purposes,
+    resolve_access,
     standard_roles,
     validate_role,
 )
 from jichitai.platform.db import UnitOfWork, as_utc, utcnow
-from jichitai.platform.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from jichitai.platform.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from jichitai.platform.names import Action
-from jichitai.platform.tenancy import Tenant, get_tenant
+from jichitai.platform.tenancy import Tenant, get_municipality, get_tenant
 
 LOGIN_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
 
@@ -108,6 +124,23 @@ def roles_of(session: Session, tenant: Tenant, login_name: str) -> list[RoleDefi
     return [definition(r) for r in rows]
 
 
+def get_role(session: Session, tenant: Tenant, code: str) -> Role:
+    """A role of the town, or NotFound."""
+    role = session.get(Role, (tenant.lg_code, code))
+    if role is None:
+        raise NotFound("ロール", "code")
+    return role
+
+
+def checked_role(code: str, name: str, purposes: list[str], permissions: list[str]) -> RoleDefinition:
+    """A role definition as an administrator asks for it, refused when it names unknown codes."""
+    new = RoleDefinition(code, name, frozenset(purposes), frozenset(permissions))
+    problems = validate_role(new)
+    if problems:
+        raise InvalidInput("invalid_role", "、".join(problems), "permissions")
+    return new
+
+
 def update_role(
     uow: UnitOfWork,
     tenant: Tenant,
@@ -118,15 +151,20 @@ def update_role(
     permissions: list[str],
     actor: Actor,
 ) -> Role:
-    """Change what a town's role may do (a permission change: audited with before and after)."""
-    session = uow.session
-    role = session.get(Role, (tenant.lg_code, code))
-    if role is None:
-        raise NotFound("ロール", "code")
-    new = RoleDefinition(code, name, frozenset(purposes), frozenset(permissions))
-    problems = validate_role(new)
-    if problems:
-        raise InvalidInput("invalid_role", "、".join(problems), "permissions")
+    """Change what a town's role may do (a permission change: audited with before and after).
+
+    No two-person check: this is the change itself, as the operator's command line and an approved request
+    make it; administrators go through :mod:`jichitai.platform.auth.approvals`.
+    """
+    role = redefine_role(uow.session, tenant, checked_role(code, name, purposes, permissions), actor=actor)
+    uow.commit()
+    return role
+
+
+def redefine_role(session: Session, tenant: Tenant, new: RoleDefinition, *, actor: Actor) -> Role:
+    """:func:`update_role` inside the caller's transaction."""
+    role = get_role(session, tenant, new.code)
+    code, name = new.code, new.name
     before = {"name": role.name, "purposes": role.purposes, "permissions": role.permissions}
     role.name = name
     role.purposes = sorted(new.purposes)
@@ -145,7 +183,6 @@ def update_role(
             )
         ],
     )
-    uow.commit()
     return role
 
 
@@ -169,7 +206,14 @@ def list_users(session: Session, tenant: Tenant) -> list[StaffUser]:
     )
 
 
-def _check_roles(session: Session, tenant: Tenant, roles: list[str]) -> None:
+def names_of_town(session: Session, tenant: Tenant) -> list[str]:
+    """The town's name as a new password must not contain it (kanji, kana, romaji)."""
+    municipality = get_municipality(session, tenant.lg_code)
+    return town_words(municipality.name, municipality.name_kana)
+
+
+def check_roles(session: Session, tenant: Tenant, roles: list[str]) -> None:
+    """Refuse role codes the town does not have."""
     known = {r.code for r in list_roles(session, tenant)}
     unknown = sorted(set(roles) - known)
     if unknown:
@@ -186,15 +230,42 @@ def create_user(
     roles: list[str],
     actor: Actor,
 ) -> StaffUser:
-    """Register a staff member with an initial password and roles."""
-    session = uow.session
+    """Register a staff member with an initial password and roles.
+
+    No two-person check (the operator's command line, the test fixtures); administrators register staff
+    through :func:`jichitai.platform.auth.approvals.register_staff`.
+    """
+    user = add_user(
+        uow.session,
+        tenant,
+        login_name=login_name,
+        display_name=display_name,
+        password=password,
+        roles=roles,
+        actor=actor,
+    )
+    uow.commit()
+    return user
+
+
+def add_user(
+    session: Session,
+    tenant: Tenant,
+    *,
+    login_name: str,
+    display_name: str,
+    password: str,
+    roles: list[str],
+    actor: Actor,
+) -> StaffUser:
+    """:func:`create_user` inside the caller's transaction."""
     check_login_name(login_name)
     if not display_name.strip():
         raise InvalidInput("required", "必須項目です。", "display_name")
-    check_policy(password, login_name)
+    check_policy(password, login_name, town=names_of_town(session, tenant))
     if session.get(StaffUser, (tenant.lg_code, login_name)) is not None:
         raise Conflict("user_exists", "このログイン名の職員は既に登録されています。", "login_name")
-    _check_roles(session, tenant, roles)
+    check_roles(session, tenant, roles)
     user = StaffUser(
         lg_code=tenant.lg_code,
         login_name=login_name,
@@ -217,17 +288,28 @@ def create_user(
             )
         ],
     )
-    uow.commit()
     return user
 
 
 def set_roles(
     uow: UnitOfWork, tenant: Tenant, login_name: str, roles: list[str], *, actor: Actor
 ) -> list[str]:
-    """Replace the roles a staff member holds (a permission change: audited with before and after)."""
-    session = uow.session
+    """Replace the roles a staff member holds (a permission change: audited with before and after).
+
+    No two-person check (see :func:`create_user`); administrators go through
+    :func:`jichitai.platform.auth.approvals.change_staff_roles`.
+    """
+    after = replace_roles(uow.session, tenant, login_name, roles, actor=actor)
+    uow.commit()
+    return after
+
+
+def replace_roles(
+    session: Session, tenant: Tenant, login_name: str, roles: list[str], *, actor: Actor
+) -> list[str]:
+    """:func:`set_roles` inside the caller's transaction."""
     get_user(session, tenant, login_name)
-    _check_roles(session, tenant, roles)
+    check_roles(session, tenant, roles)
     grants = list(
         session.scalars(
             select(RoleGrant).where(RoleGrant.lg_code == tenant.lg_code, RoleGrant.login_name == login_name)
@@ -254,7 +336,6 @@ def set_roles(
             )
         ],
     )
-    uow.commit()
     return after
 
 
@@ -309,7 +390,7 @@ def set_password(
     user = get_user(session, tenant, login_name)
     if current is not None and not verify_password(user.password_hash, current):
         raise InvalidInput("wrong_password", "現在のパスワードが正しくありません。", "current_password")
-    check_policy(password, login_name)
+    check_policy(password, login_name, town=names_of_town(session, tenant))
     user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
@@ -370,6 +451,8 @@ def _expiry(kind: str, policy: Policy, days: int | None) -> dt.datetime:
 
 
 INVALID_CREDENTIALS = ("invalid_credentials", "ログイン名またはパスワードが正しくありません。")
+"""The one answer to every refused sign-in: unknown name, wrong password, locked or disabled account alike,
+so the form tells nothing about an account (the audit entry records which it was)."""
 
 
 def login_staff(
@@ -385,11 +468,15 @@ def login_staff(
     days: int | None = None,
     request_id: str | None = None,
     client: str | None = None,
+    bind: bool = False,
 ) -> Issued:
     """Check a staff member's password and open a session or issue a bearer token.
 
     Every attempt is audited in the town's chain; failures count towards lockout and are committed before
-    the refusal is raised.
+    the refusal is raised. A locked or disabled account is refused exactly like a wrong password (same answer,
+    same argon2 work). A ``purpose`` none of the user's roles allows is refused (403, the code of
+    :func:`resolve_access`) before anything is issued; with ``bind`` (the screens) the credential must resolve
+    to one purpose, which it is then bound to.
     """
     session = uow.session
     _check_purpose(purpose)
@@ -404,30 +491,23 @@ def login_staff(
     now = utcnow()
     facts: dict[str, object] = {"kind": kind, "client": client}
 
-    def refuse(
-        reason: str, code: str = INVALID_CREDENTIALS[0], message: str = INVALID_CREDENTIALS[1]
-    ) -> NoReturn:
+    def refuse(reason: str, error: DomainError | None = None) -> NoReturn:
         append_entry(
             session, tenant, **_fields(who, Action.AUTH_LOGIN, "failed", {**facts, "reason": reason})
         )
         uow.commit()
-        raise Unauthenticated(code, message)
+        raise error or Unauthenticated(*INVALID_CREDENTIALS)
 
     if user is None:
         verify_password(None, password)
         refuse("unknown_user")
     locked_until = as_utc(user.locked_until)
     if user.disabled_at is not None:
-        verify_password(None, password)
+        verify_password(user.password_hash, password)  # the work of a wrong password, whatever the result
         refuse("disabled")
     if locked_until is not None and locked_until > now:
-        verify_password(None, password)
-        minutes = max(1, int((locked_until - now).total_seconds() // 60) + 1)
-        refuse(
-            "locked",
-            "account_locked",
-            f"ログインの失敗が続いたためロックされています。{minutes}分後に再試行してください。",
-        )
+        verify_password(user.password_hash, password)
+        refuse("locked")
     if not verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= policy.max_failures:
@@ -435,6 +515,12 @@ def login_staff(
             user.failed_logins = 0
             facts["locked"] = True
         refuse("wrong_password")
+    if purpose is not None or bind:
+        try:
+            purpose = _purpose_at_issue(session, tenant, login_name, purpose)
+        except Forbidden as refused:
+            refuse(refused.code, refused)
+        who = Actor(login_name, purpose=purpose, request_id=request_id)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
@@ -456,6 +542,17 @@ def login_staff(
     )
     uow.commit()
     return issued
+
+
+def _purpose_at_issue(session: Session, tenant: Tenant, login_name: str, purpose: str | None) -> str:
+    """The purpose a new credential acts for, or Forbidden (with the purposes the roles do allow)."""
+    roles = roles_of(session, tenant, login_name)
+    try:
+        return resolve_access(roles, purpose).purpose
+    except AccessRefused as refused:
+        choices = "、".join(purposes()[code].name for code in allowed_purposes(roles))
+        message = refused.message + (f" 選べる利用目的: {choices}" if choices else "")
+        raise Forbidden(refused.code, message) from None
 
 
 def _fields(who: Actor, action: str, outcome: str, details: dict[str, object]) -> dict[str, object]:
@@ -487,8 +584,8 @@ def login_operator(
         raise Unauthenticated(*INVALID_CREDENTIALS)
     locked_until = as_utc(account.locked_until)
     if locked_until is not None and locked_until > now:
-        verify_password(None, password)
-        raise Unauthenticated("account_locked", "ログインの失敗が続いたためロックされています。")
+        verify_password(account.password_hash, password)  # answered and timed like a wrong password
+        raise Unauthenticated(*INVALID_CREDENTIALS)
     if not verify_password(account.password_hash, password):
         account.failed_logins += 1
         if account.failed_logins >= policy.max_failures:

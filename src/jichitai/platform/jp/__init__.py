@@ -1,5 +1,5 @@
 """Pure rules for Japanese administrative codes: check digits, 和暦, irregular dates,
-kana search keys and 続柄.
+kana search keys, 続柄 and the characters stored text may hold.
 
 Nothing here does I/O or touches a database; era rows and other tables are passed in, so
 every rule can be tested exhaustively and reused by any module.
@@ -36,16 +36,33 @@ from jichitai.platform.jp.relationship import (
     relationship_order_key,
     validate_relationship,
 )
+from jichitai.platform.jp.text import (
+    INVALID_CHARACTERS,
+    MultilineText,
+    OptionalMultilineText,
+    OptionalStoredText,
+    StoredText,
+    character_problem,
+    check_text,
+    refused_character,
+)
 
 __all__ = [
     "DEFAULT_ERAS",
+    "INVALID_CHARACTERS",
     "RELATIONSHIP_CODES",
     "Era",
     "JpValueError",
+    "MultilineText",
+    "OptionalMultilineText",
+    "OptionalStoredText",
     "RegisteredDate",
+    "StoredText",
     "WarekiDate",
     "atena_check_digit",
+    "character_problem",
     "check_juminhyo_code",
+    "check_text",
     "display",
     "format_wareki",
     "issue_juminhyo_code",
@@ -58,6 +75,7 @@ __all__ = [
     "parse_date",
     "parse_registered_date",
     "parse_wareki",
+    "refused_character",
     "relationship_codes",
     "relationship_order_key",
     "search_key",

@@ -9,15 +9,13 @@ the same transaction as the read (DESIGN §3.3, §3.4).
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 
-from jichitai.platform.audit import AuditEntry, record_log_read, verify_chain
-from jichitai.platform.audit_heads import load_key, verify_heads
+from jichitai.platform.audit import AuditEntry, record_log_read
 from jichitai.platform.audit_queries import (
     NIGHT_END,
     NIGHT_START,
@@ -27,8 +25,9 @@ from jichitai.platform.audit_queries import (
     parse_time_bound,
     recorded_utc,
 )
+from jichitai.platform.audit_verify import Expectations, verify_town
 from jichitai.platform.clock import JST
-from jichitai.platform.db import UnitOfWork, read_session, utcnow
+from jichitai.platform.db import UnitOfWork, utcnow
 from jichitai.platform.names import Permission
 from jichitai.platform.tenancy import Tenant, get_tenant
 from jichitai.platform.web.auth import Principal, require
@@ -98,14 +97,23 @@ class MassReadsOut(BaseModel):
     items: list[MassReaderOut]
 
 
+class VerifyNoteOut(BaseModel):
+    """Something the check could not do, or wants known (not a failure)."""
+
+    code: str = Field(description="安定した英語のコード (no_head_expected, offsite_unreachable …)")
+    message: str
+
+
 class VerifyOut(BaseModel):
-    """The chain check: ``first_bad`` is the first entry (or signed head) that fails, with the reason."""
+    """The chain check: ``first_bad`` is the first entry (or signed head) that fails, with the reason;
+    a failure that names no entry (the signed heads were deleted) has ``ok`` false and ``first_bad`` null."""
 
     ok: bool
     checked: int = Field(description="検査した記録の件数")
     heads_checked: int = Field(description="検査した署名済みヘッドの件数")
     first_bad: int | None
     reason: str | None
+    notes: list[VerifyNoteOut] = Field(description="検査できなかったこと・注意事項")
 
 
 def _engine(request: Request) -> Engine:
@@ -113,9 +121,9 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def _key_dir(request: Request) -> FilePath:
-    key_dir: FilePath = request.app.state.audit_key_dir
-    return key_dir
+def _expectations(request: Request) -> Expectations:
+    expect: Expectations = request.app.state.audit_expectations
+    return expect
 
 
 def _entry_out(entry: AuditEntry) -> AuditEntryOut:
@@ -217,24 +225,22 @@ def get_mass_reads(
 
 @router.get("/verify", response_model=VerifyOut, summary="監査ログの改ざん検査")
 def get_verify(lg_code: str, request: Request, principal: Auditor) -> VerifyOut:
-    """Walk the town's chain and check its signed heads; names the first bad entry.
+    """Walk the town's chain, check its signed heads, and what is known outside the database (the signing
+    key and the newest head it signed, the heads held off-site, the signing schedule); names the first bad
+    entry.
 
     The walk runs in a read session of its own (it may take seconds for millions of entries and must not
     hold the town's writers); the auditor's entry is appended afterwards, so it is not among those checked.
     """
     engine = _engine(request)
-    with read_session(engine) as session:
-        tenant = get_tenant(session, lg_code)
-        chain = verify_chain(session, tenant)
-        key = load_key(_key_dir(request), tenant.lg_code)
-        heads = verify_heads(session, tenant, key.public_key() if key else None)
-    first_bad, reason = (chain.first_bad, chain.reason) if not chain.ok else (heads.first_bad, heads.reason)
+    verdict = verify_town(engine, lg_code, _expectations(request))
     out = VerifyOut(
-        ok=chain.ok and heads.ok,
-        checked=chain.checked,
-        heads_checked=heads.checked,
-        first_bad=first_bad,
-        reason=reason,
+        ok=verdict.ok,
+        checked=verdict.checked,
+        heads_checked=verdict.heads_checked,
+        first_bad=verdict.first_bad,
+        reason=verdict.reason,
+        notes=[VerifyNoteOut(code=n.code, message=n.message) for n in verdict.notes],
     )
     with UnitOfWork(engine) as uow:
         tenant = get_tenant(uow.session, lg_code)

@@ -2,7 +2,9 @@
 
 A request proves who it is with a bearer token (API clients) or the session cookie (the browser; then every
 state-changing request must also echo the session's CSRF token in ``X-CSRF-Token``). It declares its purpose
-(事務) in ``X-Jichitai-Purpose`` unless the user has only one, or the credential was issued for one.
+(事務) in ``X-Jichitai-Purpose`` unless the user has only one, or the credential was issued for one; a
+credential issued for a purpose acts for that purpose only, and a header naming another is refused
+(``purpose_bound``), never obeyed.
 
 Refusals are answered 401 (no valid sign-in), 403 (signed in, but not allowed) or 404 (a staff member of one
 town asking for another town: answered exactly like a town that does not exist, DESIGN §3.1). Each refusal
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -27,7 +30,7 @@ from sqlalchemy import Engine
 from jichitai.platform.audit import Actor
 from jichitai.platform.auth import services
 from jichitai.platform.auth.models import Credential, OperatorAccount, StaffUser
-from jichitai.platform.auth.permissions import Access, AccessRefused, RoleDefinition, resolve_access
+from jichitai.platform.auth.permissions import Access, AccessRefused, RoleDefinition, purposes, resolve_access
 from jichitai.platform.db import UnitOfWork, read_session, utcnow
 from jichitai.platform.errors import DomainError, Forbidden, NotFound, TooManyRequests, Unauthenticated
 from jichitai.platform.tenancy import town
@@ -132,6 +135,46 @@ class Principal:
 def _engine(request: Request) -> Engine:
     engine: Engine = request.app.state.engine
     return engine
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def trusted_networks(text: str) -> tuple[Network, ...]:
+    """The proxies listed in ``trusted_proxies`` (addresses or networks, comma-separated; ``*`` for any).
+
+    A malformed entry is a ValueError at start-up, not a proxy silently distrusted.
+    """
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if "*" in items:
+        return (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+    try:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+    except ValueError as exc:
+        raise ValueError(f"JICHITAI_TRUSTED_PROXIES: {exc}") from None
+
+
+def _from_trusted_proxy(request: Request) -> bool:
+    networks: tuple[Network, ...] = getattr(request.app.state, "trusted_proxies", ())
+    try:
+        peer = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        return False
+    return any(peer in network for network in networks)
+
+
+def secure_cookies(request: Request) -> bool:
+    """Whether the cookies of this answer are marked ``Secure``: the one decision, for every cookie we set.
+
+    On when the setting forces it (``secure_cookies``), when the request came over HTTPS, or when a proxy
+    listed in ``trusted_proxies`` says so with ``X-Forwarded-Proto: https``. The header of any other client
+    is ignored, whatever it says. (``jichitai serve`` lets uvicorn apply the same list, which then shows as
+    the request's own scheme.)
+    """
+    if request.app.state.secure_cookies or request.url.scheme == "https":
+        return True
+    forwarded = request.headers.get("x-forwarded-proto", "").strip().lower()
+    return forwarded == "https" and _from_trusted_proxy(request)
 
 
 def policy(request: Request) -> services.Policy:
@@ -247,7 +290,7 @@ def authorize(
         raise NotFound("市区町村")
     try:
         check_csrf(request, identity, by_cookie, csrf)
-        access = resolve_access(identity.roles, purpose or identity.credential.purpose)
+        access = resolve_access(identity.roles, _purpose_of(identity, purpose))
     except AccessRefused as refused:
         refusal = Forbidden(refused.code, refused.message)
         record_denial(request, lg_code, refusal, actor=identity.actor, purpose=purpose, permission=permission)
@@ -270,6 +313,23 @@ def authorize(
         )
         raise denied
     return Principal(identity, access, _request_id(request))
+
+
+def _purpose_of(identity: Identity, declared: str | None) -> str | None:
+    """The purpose a request acts for: the one its credential was issued for, else the declared one.
+
+    A header cannot re-purpose a bound credential: naming another purpose is refused, not ignored, so a
+    client that believes it acts "for tax" learns that it does not.
+    """
+    bound = identity.credential.purpose
+    if bound is None or declared is None or declared == bound:
+        return bound or declared
+    name = purposes()[bound].name if bound in purposes() else bound
+    raise AccessRefused(
+        "purpose_bound",
+        f"このログインは「{name}」の利用目的で発行されています。"
+        "別の利用目的で操作するには、その利用目的でログインし直してください。",
+    )
 
 
 PurposeHeader = Annotated[

@@ -1,7 +1,8 @@
 """Sign-in API: bearer tokens for API clients, sessions for the browser, sign-out, "who am I", own tokens.
 
 Sign-in attempts are limited per client address (``login_rate_limit``) before any password is checked, on
-top of the per-account lockout, so guessing across many accounts from one place is slowed as well.
+top of the per-account lockout, so guessing across many accounts from one place is slowed as well. A token
+or session asked for a purpose (事務) the user's roles do not allow is refused (403) and never issued.
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ from jichitai.platform.auth.permissions import purposes
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.errors import NotFound
 from jichitai.platform.tenancy import Tenant, get_tenant
-from jichitai.platform.web.auth import SESSION_COOKIE, AddressLimiter, Identity, policy, signed_in
+from jichitai.platform.web.auth import (
+    SESSION_COOKIE,
+    AddressLimiter,
+    Identity,
+    policy,
+    secure_cookies,
+    signed_in,
+)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["認証"])
 
@@ -144,7 +152,7 @@ def open_session(request: Request, response: Response, body: Annotated[LoginIn, 
         issued.secret,
         httponly=True,
         samesite="strict",
-        secure=bool(request.app.state.secure_cookies),
+        secure=secure_cookies(request),
         path="/",
     )
     csrf = issued.credential.csrf_token or ""

@@ -8,6 +8,8 @@ is not JSON at all gets ``malformed_json``. The screens under ``/ui/`` get the s
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jichitai.platform.errors import DomainError
+from jichitai.platform.jp.text import INVALID_CHARACTERS
 from jichitai.platform.web.error_pages import error_page, is_page
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,11 @@ _VALIDATION_MESSAGES: dict[str, str] = {
 }
 
 
+_OWN_KINDS = frozenset({INVALID_CHARACTERS})
+"""Error types our own validators raise: the type is the code, and their message (naming the refused
+character) is already the Japanese text to show."""
+
+
 def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     """The one error shape of the API."""
     return {"error": {"code": code, "message": message, "field": field}}
@@ -57,13 +65,34 @@ def validation_message(kind: str) -> str:
     return _VALIDATION_MESSAGES.get(kind, "入力内容が正しくありません。")
 
 
+def error_message(error: Mapping[str, Any]) -> str:
+    """The Japanese message for one pydantic error: our own validators' text, else by its type."""
+    kind = str(error.get("type", ""))
+    return str(error.get("msg", "")) if kind in _OWN_KINDS else validation_message(kind)
+
+
+def error_code(kind: str) -> str:
+    """The API's code for a pydantic error type (``invalid_<type>``; our own types are codes already)."""
+    return kind if kind in _OWN_KINDS else f"invalid_{kind}"
+
+
+def note_refusal(state: dict[str, Any], code: str) -> None:
+    """Remember the refusal's code in the request's state: the access log line names it."""
+    state["error_code"] = code
+
+
 def _answer(
     request: Request, status: int, code: str, message: str, field: str | None = None, headers: Any = None
 ) -> Response:
     """JSON for the API; for the screens (``/ui/…``) a Japanese page, or the sign-in page after a 401."""
+    note_refusal(request.scope.setdefault("state", {}), code)
     if is_page(request):
         return error_page(request, status, code, message)
     return JSONResponse(error_body(code, message, field), status_code=status, headers=headers)
+
+
+_UNION_MEMBER = re.compile(r"^(?:[A-Z]\w*|str|int|bool|float|.*[-\[].*)$")
+"""How pydantic names the member of a plain union it tried (``IrregularDate``, ``constrained-str``)."""
 
 
 def _field_path(loc: tuple[int | str, ...], body: Any) -> str | None:
@@ -71,6 +100,8 @@ def _field_path(loc: tuple[int | str, ...], body: Any) -> str | None:
     # A discriminated union puts the tag (the body's "type") first in the location; it is not a field.
     if parts and isinstance(body, dict) and parts[0] == body.get("type"):
         parts = parts[1:]
+    # Nor is the member of a plain union (``birth_date`` is a string or an irregular date).
+    parts = [part for part in parts if isinstance(part, int) or not _UNION_MEMBER.match(part)]
     path = ""
     for part in parts:
         if isinstance(part, int):
@@ -81,17 +112,17 @@ def _field_path(loc: tuple[int | str, ...], body: Any) -> str | None:
 
 
 async def _validation(request: Request, exc: RequestValidationError) -> Response:
-    first = exc.errors()[0]
+    errors = exc.errors()
+    # A refused character is the precise reason wherever it is found (a union's other member only adds
+    # "not a string"), so it is reported first.
+    first = next((error for error in errors if error.get("type") in _OWN_KINDS), errors[0])
     kind = str(first.get("type", "value_error"))
     if kind == "json_invalid":
-        return JSONResponse(error_body("malformed_json", "JSON の形式が正しくありません。"), status_code=400)
+        return _answer(request, 400, "malformed_json", "JSON の形式が正しくありません。")
     loc = tuple(first.get("loc", ()))
     if loc == ("body",) and kind in {"missing", "model_attributes_type", "dict_type"}:
-        return JSONResponse(
-            error_body("malformed_json", "JSON オブジェクトを送信してください。"), status_code=400
-        )
-    message = validation_message(kind)
-    return _answer(request, 422, f"invalid_{kind}", message, _field_path(loc, exc.body))
+        return _answer(request, 400, "malformed_json", "JSON オブジェクトを送信してください。")
+    return _answer(request, 422, error_code(kind), error_message(first), _field_path(loc, exc.body))
 
 
 async def _domain(request: Request, exc: DomainError) -> Response:
@@ -105,6 +136,8 @@ async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         400: ("malformed_json", "送信データを読み取れません (JSON/UTF-8 の形式を確認してください)。"),
         404: ("not_found", "対象が見つかりません。"),
         405: ("method_not_allowed", "この操作はできません。"),
+        413: ("payload_too_large", "送信データが大きすぎます。"),
+        415: ("unsupported_media_type", "この形式の送信データは受け付けられません。"),
     }
     code, message = codes.get(exc.status_code, ("http_error", "要求を処理できません。"))
     return _answer(request, exc.status_code, code, message, headers=exc.headers)

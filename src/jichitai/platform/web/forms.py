@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from jichitai.platform.errors import DomainError
-from jichitai.platform.web.errors import validation_message
+from jichitai.platform.web.errors import error_message
 
 _PART = re.compile(r"([^.\[\]]+)|\[(\d{1,3})\]")
 _UNION_MEMBERS = {"str", "IrregularDate", "int", "bool"}
@@ -111,7 +111,7 @@ def _message(error: Mapping[str, Any]) -> str:
         return f"{context['max_length']}文字以内で入力してください。"
     if kind == "string_pattern_mismatch":
         return "形式が正しくありません (半角数字・カタカナなど、入力例を確認してください)。"
-    return validation_message(kind)
+    return error_message(error)
 
 
 def validation_errors(exc: ValidationError) -> dict[str, str]:

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, read_session
+from jichitai.platform.jp.text import StoredText
 from jichitai.platform.tenancy import (
     ALL_TOWNS,
     Municipality,
@@ -32,9 +33,9 @@ class MunicipalityIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     lg_code: str = Field(description="全国地方公共団体コード (6桁、検査数字付き)")
-    name: str = Field(min_length=1, max_length=50, description="名称 (例: 大槌町)")
-    name_kana: str = Field(min_length=1, max_length=100)
-    prefecture: str = Field(min_length=2, max_length=10, description="都道府県名 (例: 岩手県)")
+    name: StoredText = Field(min_length=1, max_length=50, description="名称 (例: 大槌町)")
+    name_kana: StoredText = Field(min_length=1, max_length=100)
+    prefecture: StoredText = Field(min_length=2, max_length=10, description="都道府県名 (例: 岩手県)")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="市区町村ごとの設定 (首長名、手数料など)"
     )

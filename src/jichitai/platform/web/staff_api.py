@@ -1,25 +1,31 @@
 """Administration of a town's staff and roles (permission ``admin:user:manage``); every change is audited.
 
 An operator of the installation may create a town's first administrator (role ``admin`` only), so a new
-town can be handed over; everything else here belongs to the town's own administrators.
+town can be handed over; everything else here belongs to the town's own administrators, under separation of
+duties (:mod:`jichitai.platform.auth.approvals`): no administrator changes its own roles or widens a role it
+holds, and a change that grants a privileged permission answers 202 with a pending grant request, applied
+only once a different administrator approves it (``…/grant-requests/{no}/approve``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from jichitai.platform.audit import Actor
-from jichitai.platform.auth import services
+from jichitai.platform.auth import approvals, services
+from jichitai.platform.auth.approvals import GrantRequest
 from jichitai.platform.auth.models import StaffUser
 from jichitai.platform.auth.permissions import permissions, purposes
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.errors import Forbidden, NotFound
+from jichitai.platform.jp.text import StoredText
 from jichitai.platform.names import Permission
 from jichitai.platform.tenancy import Tenant, get_tenant
 from jichitai.platform.web.auth import (
@@ -39,6 +45,7 @@ router = APIRouter(prefix="/api/v1/municipalities/{lg_code}", tags=["職員管�
 MANAGE = Permission.ADMIN_USER_MANAGE
 LOGIN = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{1,39}$", description="ログイン名")]
 ROLE_CODE = Annotated[str, Path(pattern=r"^[a-z0-9_]{1,40}$", description="ロールのコード")]
+REQUEST_NO = Annotated[int, Path(ge=1, le=2_000_000_000, description="権限付与の申請番号")]
 Admin = Annotated[Principal, Depends(require(MANAGE))]
 
 
@@ -48,7 +55,7 @@ class StaffIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     login_name: str = Field(min_length=2, max_length=40)
-    display_name: str = Field(min_length=1, max_length=100)
+    display_name: StoredText = Field(min_length=1, max_length=100)
     password: str = Field(min_length=1, max_length=200, description="初期パスワード (12文字以上)")
     roles: list[str] = Field(default_factory=list, max_length=20)
 
@@ -78,7 +85,7 @@ class RoleIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=60)
+    name: StoredText = Field(min_length=1, max_length=60)
     purposes: list[str] = Field(max_length=MAX_CODES)
     permissions: list[str] = Field(max_length=MAX_CODES)
 
@@ -93,6 +100,39 @@ class StaffOut(BaseModel):
     locked_until: dt.datetime | None
     last_login_at: dt.datetime | None
     created_at: dt.datetime
+    pending_requests: list[int] = Field(
+        default_factory=list, description="承認待ちの権限付与の申請番号 (このロールはまだ付与されていない)"
+    )
+
+
+class GrantRequestOut(BaseModel):
+    """A privileged grant waiting for (or decided by) a second administrator."""
+
+    request_no: int
+    kind: Literal["staff", "role"] = Field(description="staff: 職員のロール / role: ロールの定義")
+    subject: str = Field(description="対象の職員のログイン名、またはロールのコード")
+    before: Any
+    after: Any
+    privileged: list[str] = Field(description="承認が必要な理由となったロールまたは権限")
+    status: Literal["pending", "approved", "rejected"]
+    requested_by: str
+    requested_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+
+
+def _request_out(request: GrantRequest) -> GrantRequestOut:
+    return GrantRequestOut.model_validate(request, from_attributes=True)
+
+
+def _pending(request: GrantRequest) -> JSONResponse:
+    """The 202 of a change held for a second administrator's approval."""
+    return JSONResponse(_request_out(request).model_dump(mode="json"), status_code=202)
+
+
+PENDING_RESPONSE: dict[int | str, dict[str, Any]] = {
+    202: {"model": GrantRequestOut, "description": "別の管理者の承認待ち (まだ適用されていない)"}
+}
 
 
 class RoleOut(BaseModel):
@@ -117,7 +157,10 @@ def _engine(request: Request) -> Engine:
     return engine
 
 
-def _out(session: Session, tenant: Tenant, user: StaffUser) -> StaffOut:
+def _out(
+    session: Session, tenant: Tenant, user: StaffUser, pending: dict[str, list[int]] | None = None
+) -> StaffOut:
+    pending = approvals.pending_by_member(session, tenant) if pending is None else pending
     return StaffOut(
         login_name=user.login_name,
         display_name=user.display_name,
@@ -126,6 +169,7 @@ def _out(session: Session, tenant: Tenant, user: StaffUser) -> StaffOut:
         locked_until=user.locked_until,
         last_login_at=user.last_login_at,
         created_at=user.created_at,
+        pending_requests=pending.get(user.login_name, []),
     )
 
 
@@ -134,7 +178,8 @@ def list_staff(lg_code: str, request: Request, _admin: Admin) -> list[StaffOut]:
     """Every staff member of the town with their roles."""
     with read_session(_engine(request)) as session:
         tenant = get_tenant(session, lg_code)
-        return [_out(session, tenant, u) for u in services.list_users(session, tenant)]
+        pending = approvals.pending_by_member(session, tenant)
+        return [_out(session, tenant, u, pending) for u in services.list_users(session, tenant)]
 
 
 def _admin_or_operator(
@@ -160,7 +205,11 @@ def create_staff(
     body: Annotated[StaffIn, Body()],
     caller: Annotated[tuple[Actor, bool], Depends(_admin_or_operator)],
 ) -> StaffOut:
-    """Register a staff member. Operators may only register a town's administrators (role ``admin``)."""
+    """Register a staff member. Operators may only register a town's administrators (role ``admin``).
+
+    An administrator's registration gives the privileged roles only through a grant request (its number is
+    in ``pending_requests``), approved by another administrator.
+    """
     actor, is_operator = caller
     if is_operator and set(body.roles) - {"admin"}:
         error = Forbidden("operator_admin_only", "運用者が登録できるのは管理者ロールの職員だけです。")
@@ -168,7 +217,8 @@ def create_staff(
         raise error
     with UnitOfWork(_engine(request)) as uow:
         tenant = get_tenant(uow.session, lg_code)
-        services.create_user(
+        register = services.create_user if is_operator else approvals.register_staff
+        register(
             uow,
             tenant,
             login_name=body.login_name,
@@ -190,14 +240,25 @@ def get_staff(lg_code: str, login_name: LOGIN, request: Request, _admin: Admin) 
         return _out(session, tenant, services.get_user(session, tenant, login_name))
 
 
-@router.put("/staff/{login_name}/roles", response_model=StaffOut, summary="職員のロールの変更")
+@router.put(
+    "/staff/{login_name}/roles",
+    response_model=StaffOut,
+    responses=PENDING_RESPONSE,
+    summary="職員のロールの変更",
+)
 def put_roles(
     lg_code: str, login_name: LOGIN, request: Request, body: Annotated[RolesIn, Body()], admin: Admin
-) -> StaffOut:
-    """Replace the roles a staff member holds."""
+) -> StaffOut | JSONResponse:
+    """Replace the roles a staff member holds (never one's own: 403 ``self_grant``).
+
+    Adding a privileged role answers 202 with a grant request, and nothing changes until another
+    administrator approves it.
+    """
     with UnitOfWork(_engine(request)) as uow:
         tenant = get_tenant(uow.session, lg_code)
-        services.set_roles(uow, tenant, login_name, body.roles, actor=admin.as_actor())
+        held = approvals.change_staff_roles(uow, tenant, login_name, body.roles, actor=admin.as_actor())
+    if held is not None:
+        return _pending(held)
     return get_staff(lg_code, login_name, request, admin)
 
 
@@ -259,14 +320,18 @@ def list_roles(lg_code: str, request: Request, _admin: Admin) -> list[RoleOut]:
         ]
 
 
-@router.put("/roles/{code}", response_model=RoleOut, summary="ロールの変更")
+@router.put("/roles/{code}", response_model=RoleOut, responses=PENDING_RESPONSE, summary="ロールの変更")
 def put_role(
     lg_code: str, code: ROLE_CODE, request: Request, body: Annotated[RoleIn, Body()], admin: Admin
-) -> RoleOut:
-    """Change a role's purposes and permissions (audited with before and after)."""
+) -> RoleOut | JSONResponse:
+    """Change a role's purposes and permissions (audited with before and after).
+
+    Widening a role one holds is refused (403 ``self_grant``); giving a privileged permission for a new
+    purpose answers 202 with a grant request, applied once another administrator approves it.
+    """
     with UnitOfWork(_engine(request)) as uow:
         tenant = get_tenant(uow.session, lg_code)
-        role = services.update_role(
+        held = approvals.change_role(
             uow,
             tenant,
             code,
@@ -275,7 +340,62 @@ def put_role(
             permissions=body.permissions,
             actor=admin.as_actor(),
         )
+        if held is not None:
+            return _pending(held)
+        role = services.get_role(uow.session, tenant, code)
         return RoleOut(code=role.code, name=role.name, purposes=role.purposes, permissions=role.permissions)
+
+
+@router.get("/grant-requests", response_model=list[GrantRequestOut], summary="権限付与の申請の一覧")
+def list_grant_requests(
+    lg_code: str,
+    request: Request,
+    _admin: Admin,
+    status: Annotated[Literal["pending", "approved", "rejected"] | None, Query()] = None,
+) -> list[GrantRequestOut]:
+    """The town's grant requests, newest first (``status=pending``: those waiting for approval)."""
+    with read_session(_engine(request)) as session:
+        tenant = get_tenant(session, lg_code)
+        return [_request_out(r) for r in approvals.list_requests(session, tenant, status)]
+
+
+@router.get("/grant-requests/{request_no}", response_model=GrantRequestOut, summary="権限付与の申請の照会")
+def get_grant_request(
+    lg_code: str, request_no: REQUEST_NO, request: Request, _admin: Admin
+) -> GrantRequestOut:
+    """One grant request: what it changes, who asked, and who decided."""
+    with read_session(_engine(request)) as session:
+        tenant = get_tenant(session, lg_code)
+        return _request_out(approvals.get_request(session, tenant, request_no))
+
+
+@router.post(
+    "/grant-requests/{request_no}/approve", response_model=GrantRequestOut, summary="権限付与の申請の承認"
+)
+def approve_grant_request(
+    lg_code: str, request_no: REQUEST_NO, request: Request, admin: Admin
+) -> GrantRequestOut:
+    """Approve another administrator's request; the change applies at once.
+
+    Refused (403): one's own request (``approval_by_requester``), a grant to oneself or to a role one holds
+    (``self_grant``). 409: already decided (``grant_request_closed``), or the subject changed since the
+    request (``grant_request_stale``).
+    """
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        return _request_out(approvals.approve(uow, tenant, request_no, actor=admin.as_actor()))
+
+
+@router.post(
+    "/grant-requests/{request_no}/reject", response_model=GrantRequestOut, summary="権限付与の申請の却下"
+)
+def reject_grant_request(
+    lg_code: str, request_no: REQUEST_NO, request: Request, admin: Admin
+) -> GrantRequestOut:
+    """Close a pending request without applying it (its requester may withdraw it this way)."""
+    with UnitOfWork(_engine(request)) as uow:
+        tenant = get_tenant(uow.session, lg_code)
+        return _request_out(approvals.reject(uow, tenant, request_no, actor=admin.as_actor()))
 
 
 @router.get("/permissions", response_model=CatalogueOut, summary="権限と利用目的の一覧")

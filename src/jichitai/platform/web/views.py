@@ -2,7 +2,7 @@
 
 Sign-in calls the same service as ``POST /api/v1/auth/session`` (per-address rate limit, lockout, audit) and
 sets the same HttpOnly, SameSite=Strict cookie. The purpose (事務) chosen here is bound to the session and
-shown on every page; a purpose none of the user's roles allows is refused at once, rather than on every page.
+shown on every page; a purpose none of the user's roles allows is refused before any session is opened.
 """
 
 from __future__ import annotations
@@ -20,12 +20,20 @@ from starlette.datastructures import FormData
 from jichitai.platform.audit import Actor
 from jichitai.platform.auth import services
 from jichitai.platform.auth.models import Credential
-from jichitai.platform.auth.permissions import AccessRefused, allowed_purposes, purposes, resolve_access
-from jichitai.platform.db import UnitOfWork, read_session
+from jichitai.platform.auth.permissions import purposes
+from jichitai.platform.db import UnitOfWork
 from jichitai.platform.errors import DomainError, Unauthenticated
 from jichitai.platform.modules import catalog
-from jichitai.platform.tenancy import Tenant, get_tenant
-from jichitai.platform.web.auth import SESSION_COOKIE, AddressLimiter, Identity, check_csrf, identify, policy
+from jichitai.platform.tenancy import get_tenant
+from jichitai.platform.web.auth import (
+    SESSION_COOKIE,
+    AddressLimiter,
+    Identity,
+    check_csrf,
+    identify,
+    policy,
+    secure_cookies,
+)
 from jichitai.platform.web.error_pages import PAGE_PREFIX, safe_next
 from jichitai.platform.web.pages import CSRF_FIELD, form_data, see_other
 from jichitai.platform.web.templating import render
@@ -88,7 +96,7 @@ def _login_page(
         token,
         httponly=True,
         samesite="strict",
-        secure=bool(request.app.state.secure_cookies),
+        secure=secure_cookies(request),
         path=f"{PAGE_PREFIX}/login",
     )
     return response
@@ -117,25 +125,6 @@ def login_form(request: Request, reason: str | None = None, next: str | None = N
 def _text(form: FormData, name: str, limit: int) -> str:
     value = form.get(name)
     return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def _refuse_purpose(request: Request, issued: services.Issued, purpose: str | None) -> str | None:
-    """Why the chosen purpose cannot be used (the new session is then ended at once), or None."""
-    credential = issued.credential
-    tenant = Tenant(credential.lg_code or "")
-    with read_session(_engine(request), tenant=tenant.lg_code) as session:
-        roles = services.roles_of(session, tenant, credential.login_name)
-    try:
-        resolve_access(roles, purpose)
-    except AccessRefused as refused:
-        choices = "、".join(purposes()[code].name for code in allowed_purposes(roles))
-        with UnitOfWork(_engine(request), tenant=tenant.lg_code) as uow:
-            row = uow.session.get(Credential, credential.secret_hash)
-            if row is not None:
-                actor = Actor(credential.login_name, purpose=purpose, request_id=_request_id(request))
-                services.revoke_credential(uow, row, tenant=tenant, actor=actor)
-        return refused.message + (f" 選べる利用目的: {choices}" if choices else "")
-    return None
 
 
 def _request_id(request: Request) -> str | None:
@@ -177,14 +166,12 @@ def login(request: Request, form: Annotated[FormData, Depends(form_data)]) -> Re
                 purpose=purpose,
                 request_id=_request_id(request),
                 client=_client(request),
+                bind=True,
             )
     except DomainError as exc:
         return _login_page(request, values=values, error=exc.message, status=exc.status)
-    refusal = _refuse_purpose(request, issued, purpose)
-    if refusal is not None:
-        return _login_page(request, values=values, error=refusal, status=403)
     response = see_other(values["next"] or f"{PAGE_PREFIX}/{values['lg_code']}/")
-    secure = bool(request.app.state.secure_cookies)
+    secure = secure_cookies(request)
     response.set_cookie(
         SESSION_COOKIE, issued.secret, httponly=True, samesite="strict", secure=secure, path="/"
     )

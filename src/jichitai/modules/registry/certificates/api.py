@@ -98,7 +98,9 @@ def post_certificate(
 ) -> CertificateOut:
     """Issue a certificate and log it; refused while a 支援措置 protects a subject, unless the requester is
     the protected person or a user holding ``registry:support:override`` lifts it with ``override.reason``
-    (never for the 相手方). ``warnings`` lists what the screen must show before printing."""
+    (never for the 相手方). Refused to the 相手方 of a measure protecting anyone whose address the certificate
+    would reveal (a member of a subject's 世帯, anyone at a subject's 住所), whatever the override.
+    ``warnings`` lists what the screen must show before printing."""
     with UnitOfWork(_engine(request)) as uow:
         tenant = get_tenant(uow.session, lg_code)
         return services.request_certificate(
@@ -154,7 +156,9 @@ def get_certificate_issue(
     summary="証明書の印刷 (PDF)",
 )
 def get_certificate_pdf(lg_code: str, issue_no: IssueNo, request: Request, principal: Issuer) -> Response:
-    """The first print of an issuance (audited); printing it again is a 再交付 (POST …/reissue)."""
+    """The first print of an issuance (audited); printing it again is a 再交付 (POST …/reissue). Refused
+    (audited ``denied``) when a 支援措置 in force today forbids it: a subject protected since the issuance, or
+    the requester the 相手方 of anyone whose address the certificate reveals."""
     return pdf_response(print_issue(request, lg_code, issue_no, principal, reissue=False), lg_code)
 
 
@@ -169,6 +173,7 @@ def get_certificate_pdf(lg_code: str, issue_no: IssueNo, request: Request, princ
 def post_certificate_reissue(
     lg_code: str, issue_no: IssueNo, request: Request, principal: Issuer
 ) -> Response:
-    """Print the original content again under a new 発行番号, marked 再交付 (logged, audited, no fee)."""
+    """Print the original content again under a new 発行番号, marked 再交付 (logged, audited, no fee);
+    refused like the first print when a 支援措置 in force today forbids it."""
     printed = print_issue(request, lg_code, issue_no, principal, reissue=True)
     return pdf_response(printed, lg_code, 201)

@@ -17,9 +17,22 @@ charged with the original), and one ``registry:certificate:reissue`` entry per p
 print again is refused (``certificate_already_printed``), and so is a 再交付 of a certificate never printed
 (``certificate_not_printed``).
 
-A 再交付 discloses the content again, so it is refused (``support_measure_block``, audited as ``denied``)
-while a DV等支援措置 protects a subject, unless that measure was already lifted for the original issuance or
-the original requester is the protected person; a new request goes through the full check.
+A print discloses the content (again, for a 再交付), and a 支援措置 may have started since the issuance, so
+both are checked against the measures in force on the day of the print, for the original requester (the
+certificate is handed to them):
+
+- while a measure protects a subject, the print is refused (``support_measure_block``) unless that measure
+  was already lifted for the original issuance or the original requester is the protected person (or of
+  the same application), as verified by a 本人/同一世帯 request; a new request then goes through the full
+  check, override included;
+- while a measure protects anyone whose address the certificate reveals — a subject, a member of a
+  subject's 世帯, anyone at a subject's 住所, as printed or as registered today (:mod:`.disclosure`) — and
+  names the original requester as 相手方 (by 宛名番号 or name; the requester's birth date is not kept, so a
+  namesake is refused too), the print is refused (``counterparty_request``) and nothing lifts it. A measure
+  lifted for the issuance is not checked again: its 相手方 check was made then.
+
+A refused print writes one ``denied`` audit entry (``registry:certificate:print`` or ``…:reissue``) per
+protected person, commits it, and prints nothing.
 
 A certificate printing 個人番号 is printed only for a caller who may see 個人番号
 (``my_number_not_permitted``). Without the MJ font nothing is printed (``certificate_font_missing``, 503);
@@ -36,14 +49,18 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from jichitai.modules.registry.certificates import disclosure
 from jichitai.modules.registry.certificates import rules as certificates
 from jichitai.modules.registry.certificates.models import CertificateIssue
 from jichitai.modules.registry.certificates.pdf import PrintInfo, render_pdf
 from jichitai.modules.registry.certificates.rules import CertificateOut
 from jichitai.modules.registry.certificates.services import new_verify_code
 from jichitai.modules.registry.permissions import Action
+from jichitai.modules.registry.records import queries
+from jichitai.modules.registry.support import rules
+from jichitai.modules.registry.support.models import SupportMeasure
 from jichitai.modules.registry.support.schemas import CertificateType
-from jichitai.modules.registry.support.services import group_of, measures_in_force
+from jichitai.modules.registry.support.services import group_of, measures_in_force, protections_of
 from jichitai.platform.audit import Actor, append_entries
 from jichitai.platform.calendar import load_eras
 from jichitai.platform.clock import today_jst
@@ -101,42 +118,88 @@ def _check_my_number(content: CertificateOut, reveal_my_number: bool) -> None:
         )
 
 
-def _check_reissue_block(uow: UnitOfWork, tenant: Tenant, original: CertificateIssue, actor: Actor) -> None:
-    """Refuse (and audit) a 再交付 a 支援措置 now forbids; see the module docstring."""
-    session = uow.session
-    found = measures_in_force(session, tenant, list(original.subjects), today_jst())
-    lifted = set(original.overridden_measures)
-    own: set[frozenset[int]] = set()
-    if original.requester_atena_no is not None:
-        own = {
-            group_of(m)
-            for m in measures_in_force(session, tenant, [original.requester_atena_no], today_jst())
+VERIFIED_CATEGORIES = frozenset(c.value for c in certificates.OWN_RECORD)
+"""Requester categories whose 宛名番号 the issuance verified (本人・同一世帯)."""
+BLOCKED = {
+    False: "対象者に支援措置がかかっているため印刷できません。改めて交付の請求を受け付けてください。",
+    True: "対象者に支援措置がかかっているため再交付できません。改めて交付の請求を受け付けてください。",
+}
+COUNTERPARTY = {
+    False: "この証明書は印刷できません (支援措置の相手方への交付になります)。この制限は解除できません。",
+    True: "この証明書は再交付できません (支援措置の相手方への交付になります)。この制限は解除できません。",
+}
+
+
+def _refuse(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    issue: CertificateIssue,
+    actor: Actor,
+    reissue: bool,
+    code: str,
+    measures: Sequence[SupportMeasure],
+) -> None:
+    """Audit the refused print, one ``denied`` entry per protected person, and commit it."""
+    about = {"reissue_of": issue.issue_no} if reissue else {"issue_no": issue.issue_no}
+    entries = []
+    for atena_no in sorted({m.atena_no for m in measures}):
+        details: dict[str, object] = {
+            "code": code,
+            **about,
+            "measure_nos": sorted(m.measure_no for m in measures if m.atena_no == atena_no),
         }
-    blocking = [m for m in found if m.measure_no not in lifted and group_of(m) not in own]
-    if not blocking:
-        return
-    append_entries(
-        session,
-        tenant,
-        [
-            actor.entry(
-                REISSUE,
-                subject=a,
-                outcome="denied",
-                details={
-                    "code": "support_measure_block",
-                    "reissue_of": original.issue_no,
-                    "measure_nos": sorted(m.measure_no for m in blocking if m.atena_no == a),
-                },
-            )
-            for a in sorted({m.atena_no for m in blocking})
-        ],
-    )
+        if atena_no not in issue.subjects:
+            details["co_resident_of"] = list(issue.subjects)
+        entries.append(
+            actor.entry(REISSUE if reissue else PRINT, subject=atena_no, outcome="denied", details=details)
+        )
+    append_entries(uow.session, tenant, entries)
     uow.commit()
-    raise Forbidden(
-        "support_measure_block",
-        "対象者に支援措置がかかっているため再交付できません。改めて交付の請求を受け付けてください。",
-    )
+
+
+def _check_disclosure(
+    uow: UnitOfWork,
+    tenant: Tenant,
+    issue: CertificateIssue,
+    content: CertificateOut,
+    actor: Actor,
+    reissue: bool,
+) -> None:
+    """Refuse (and audit) a print or 再交付 a 支援措置 now forbids; see the module docstring."""
+    session = uow.session
+    today = today_jst()
+    subjects = list(issue.subjects)
+    registered = [queries.current_record(session, tenant, a) for a in subjects]
+    places = disclosure.places_of(registered) | disclosure.places_in(content)
+    others = disclosure.nearby(session, tenant, subjects, places)
+    found = measures_in_force(session, tenant, subjects + others, today)
+    lifted = set(issue.overridden_measures)
+    own: set[frozenset[int]] = set()
+    # Only a 本人/同一世帯 request had its 宛名番号 checked against the register (others may write any).
+    if issue.requester_atena_no is not None and issue.requester_category in VERIFIED_CATEGORIES:
+        own = {group_of(m) for m in measures_in_force(session, tenant, [issue.requester_atena_no], today)}
+    blocking = [
+        m for m in found if m.atena_no in subjects and m.measure_no not in lifted and group_of(m) not in own
+    ]
+    if blocking:
+        _refuse(uow, tenant, issue, actor, reissue, rules.BLOCK_CODE, blocking)
+        raise Forbidden(rules.BLOCK_CODE, BLOCKED[reissue])
+    # The requester as the issuance recorded them: the name and the 宛名番号 given (no birth date is kept).
+    requester = rules.Requester(issue.requester_name, issue.requester_atena_no)
+    open_measures = [m for m in found if m.measure_no not in lifted]
+    protections = protections_of(session, tenant, open_measures)
+    named = {p.measure_no for p in protections if rules.is_counterparty(requester, p.counterparty)}
+    if named:
+        _refuse(
+            uow,
+            tenant,
+            issue,
+            actor,
+            reissue,
+            rules.COUNTERPARTY_CODE,
+            [m for m in found if m.measure_no in named],
+        )
+        raise Forbidden(rules.COUNTERPARTY_CODE, COUNTERPARTY[reissue], "requester")
 
 
 def _reissue_row(
@@ -197,10 +260,8 @@ def print_certificate(
         raise Conflict(
             "certificate_not_printed", "この証明書はまだ印刷されていません。再交付ではなく印刷してください。"
         )
-    printed = issue
-    if reissue:
-        _check_reissue_block(uow, tenant, issue, actor)
-        printed = _reissue_row(uow, tenant, issue, actor)
+    _check_disclosure(uow, tenant, issue, content, actor, reissue)
+    printed = _reissue_row(uow, tenant, issue, actor) if reissue else issue
     eras = load_eras(uow.session)
     # Both are set on every row since schema 0011 (older rows have no content and were refused above).
     assert printed.verify_code is not None

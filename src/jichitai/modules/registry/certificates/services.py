@@ -3,11 +3,15 @@
 Printing, 再交付, the QR check and the daily summary are in :mod:`.certificate_documents`.
 
 Order of checks: the body against the law and the clerk's rights (nothing read, nothing written), then the
-支援措置 of the persons asked for, and only then whether they fit the certificate (住民/除票, one
-household) and whether a claimed 本人/同一世帯 holds, so a blocked request learns nothing about the person.
+支援措置 of the persons asked for and of everyone whose address the certificate would reveal (their 世帯, and
+everyone at the same 住所: :mod:`.disclosure`), and only then whether they fit the certificate (住民/除票,
+one household) and whether a claimed 本人/同一世帯 holds, so a blocked request learns nothing about the
+person. A co-resident's measure refuses the request of its 相手方 only (``counterparty_request``, which no
+override lifts); it does not otherwise restrict the certificate of the persons living with them.
 
-A request the block refuses writes its ``denied`` audit entries and commits them before raising (the
-attempt itself is the evidence the 事務処理要領 wants kept) and writes nothing else. A request that passes,
+A request the block refuses writes its ``denied`` audit entries (one per protected person: a subject, or
+a co-resident the certificate would have revealed) and commits them before raising (the attempt itself is
+the evidence the 事務処理要領 wants kept) and writes nothing else. A request that passes,
 or that the responsible officer lets through with a reason, writes the 交付履歴 row and one audit entry per
 person (outcome ``ok`` or ``override``) in one transaction. The row keeps the content as issued (for the
 print and any 再交付), the business day, the fee of the day (per copy × copies, from the town's dated
@@ -21,11 +25,13 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from jichitai.modules.registry.certificates import disclosure
 from jichitai.modules.registry.certificates import rules as certificates
 from jichitai.modules.registry.certificates.models import CertificateIssue
 from jichitai.modules.registry.certificates.pdf import glyph_warnings
@@ -40,7 +46,7 @@ from jichitai.modules.registry.support.schemas import (
     CertificateType,
     RequesterCategory,
 )
-from jichitai.modules.registry.support.services import group_of, measures_in_force
+from jichitai.modules.registry.support.services import group_of, measures_in_force, protections_of
 from jichitai.platform.audit import Actor, append_entries
 from jichitai.platform.calendar import load_eras
 from jichitai.platform.clock import today_jst
@@ -162,6 +168,19 @@ def _requester(
     return rules.Requester(given.name, given.atena_no, birth, verified=verified), problem
 
 
+@dataclass(frozen=True)
+class Verdicts:
+    """The decisions of a request: one per subject, and one per co-resident whose measure names the
+    requester as 相手方 (:func:`rules.judge_nearby`)."""
+
+    subjects: list[rules.Verdict]
+    nearby: list[rules.Verdict]
+
+    def all(self) -> list[rules.Verdict]:
+        """Subjects first, then co-residents."""
+        return [*self.subjects, *self.nearby]
+
+
 def _verdicts(
     session: Session,
     tenant: Tenant,
@@ -169,52 +188,43 @@ def _verdicts(
     records: Sequence[PersonRecord],
     requester: rules.Requester,
     may_override: bool,
-) -> list[rules.Verdict]:
+) -> Verdicts:
     today = today_jst()
     atena_nos = [r.atena_no for r in records]
-    found = measures_in_force(session, tenant, atena_nos, today)
-    protections = [
-        rules.Protection(
-            m.measure_no,
-            m.atena_no,
-            rules.Counterparty(
-                m.counterparty_name, m.counterparty_kana, m.counterparty_atena_no, m.counterparty_birth_date
-            ),
-            group_of(m),
-        )
-        for m in found
-    ]
+    others = disclosure.nearby(session, tenant, atena_nos, disclosure.places_of(records))
+    protections = protections_of(
+        session, tenant, measures_in_force(session, tenant, atena_nos + others, today)
+    )
     groups: list[frozenset[int]] = []
     if protections and requester.verified and requester.atena_no is not None:
         groups = [group_of(m) for m in measures_in_force(session, tenant, [requester.atena_no], today)]
     reason = body.override.reason if body.override is not None else None
-    return [
+    subjects = [
         rules.judge(a, protections, requester, groups, may_override=may_override, override_reason=reason)
         for a in atena_nos
     ]
+    nearby = [rules.judge_nearby(a, protections, requester) for a in others]
+    return Verdicts(subjects, [v for v in nearby if v.outcome is rules.Outcome.DENIED])
 
 
-def _deny(
-    uow: UnitOfWork, tenant: Tenant, body: CertificateIn, verdicts: Sequence[rules.Verdict], actor: Actor
-) -> None:
+def _deny(uow: UnitOfWork, tenant: Tenant, body: CertificateIn, verdicts: Verdicts, actor: Actor) -> None:
     """Keep the refused attempt: one ``denied`` entry per blocked person, committed on its own."""
-    entries = [
-        actor.entry(
-            ACTION,
-            subject=v.atena_no,
-            outcome="denied",
-            details={
-                "code": v.code,
-                "certificate_type": body.type.value,
-                "requester_category": body.requester.category.value,
-                "requester_name": body.requester.name,
-                "measure_nos": list(v.measure_nos),
-                "override_requested": body.override is not None,
-            },
-        )
-        for v in verdicts
-        if v.outcome is rules.Outcome.DENIED
-    ]
+    asked = [v.atena_no for v in verdicts.subjects]
+    entries = []
+    for v in verdicts.all():
+        if v.outcome is not rules.Outcome.DENIED:
+            continue
+        details: dict[str, Any] = {
+            "code": v.code,
+            "certificate_type": body.type.value,
+            "requester_category": body.requester.category.value,
+            "requester_name": body.requester.name,
+            "measure_nos": list(v.measure_nos),
+            "override_requested": body.override is not None,
+        }
+        if v.atena_no not in asked:
+            details["co_resident_of"] = asked  # not asked for: the certificate would reveal where they live
+        entries.append(actor.entry(ACTION, subject=v.atena_no, outcome="denied", details=details))
     append_entries(uow.session, tenant, entries)
     uow.commit()
 
@@ -242,15 +252,15 @@ def request_certificate(
     session = uow.session
     asked = load_subjects(session, tenant, body)
     requester, problem = _requester(session, tenant, body, asked)
-    verdicts = _verdicts(session, tenant, body, asked, requester, principal_may_override)
-    error = rules.refusal(verdicts)
+    judged = _verdicts(session, tenant, body, asked, requester, principal_may_override)
+    error = rules.refusal(judged.all())
     if error is not None:
-        _deny(uow, tenant, body, verdicts, actor)
+        _deny(uow, tenant, body, judged, actor)
         raise error
     if problem is not None:
         raise problem
     records = check_subjects(body, asked)
-    by_no = {v.atena_no: v for v in verdicts}
+    by_no = {v.atena_no: v for v in judged.subjects}
     verdicts = [by_no[r.atena_no] for r in records]
     overridden = sorted({n for v in verdicts if v.outcome is rules.Outcome.OVERRIDE for n in v.measure_nos})
     items = certificates.chosen_items(body.items)

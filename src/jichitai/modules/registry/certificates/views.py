@@ -2,7 +2,8 @@
 
 The form is the body of ``POST …/certificates`` (:class:`CertificateIn`); issuing calls the same service,
 :func:`request_certificate`, with the same rights (個人番号, 支援措置の解除), so a refusal —
-a DV等支援措置 block included — reads exactly as the API's, next to the input concerned.
+a DV等支援措置 block included, a co-resident's too — reads exactly as the API's, next to the input concerned.
+The PDF and the 再交付 go through the same print service as the API, with the same 支援措置 checks.
 """
 
 from __future__ import annotations

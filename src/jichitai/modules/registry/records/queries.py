@@ -265,3 +265,15 @@ def count_residents(session: Session, tenant: Tenant) -> int:
         PersonRecord.status == ResidentStatus.RESIDENT,
     )
     return int(session.scalar(stmt) or 0)
+
+
+def persons_of_events(session: Session, tenant: Tenant, event_nos: Sequence[int]) -> list[str]:
+    """The 宛名番号 of every person the events changed, each once, in number order."""
+    return list(
+        session.scalars(
+            select(EventPerson.atena_no)
+            .where(EventPerson.lg_code == tenant.lg_code, EventPerson.event_no.in_(list(event_nos)))
+            .distinct()
+            .order_by(EventPerson.atena_no)
+        )
+    )

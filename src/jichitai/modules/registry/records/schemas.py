@@ -2,6 +2,8 @@
 
 Shapes and formats are checked here; anything that needs the era table or the database (和暦 dates,
 check digits against the law, household state) is checked by the services, which report the field path.
+Every stored free-text item is a :data:`~jichitai.platform.jp.text.StoredText` (one line) or
+:data:`~jichitai.platform.jp.text.MultilineText` (notes and reasons): no control, bidi or format character.
 """
 
 from __future__ import annotations
@@ -13,6 +15,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jichitai.modules.registry.records.models import Sex
+from jichitai.platform.jp.text import (
+    MultilineText,
+    OptionalMultilineText,
+    OptionalStoredText,
+    StoredText,
+)
 
 
 class Strict(BaseModel):
@@ -33,7 +41,7 @@ class Strict(BaseModel):
 class IrregularDate(Strict):
     """A date as written on the 戸籍 when not a plain calendar date (不詳, 29 Feb of a non-leap year)."""
 
-    text: str = Field(
+    text: StoredText = Field(
         min_length=1, max_length=72, description="表示用の日付 (例: 昭和20年頃, 平成2年2月29日)"
     )
     sort_date: str | None = Field(
@@ -61,19 +69,19 @@ class ForeignCategory(enum.StrEnum):
 class ForeignItems(Strict):
     """Items of a foreign resident (法30条の45)."""
 
-    name_roman: str = Field(min_length=1, max_length=200, description="氏名 (アルファベット)")
-    nationality: str = Field(min_length=1, max_length=100, description="国籍・地域")
+    name_roman: StoredText = Field(min_length=1, max_length=200, description="氏名 (アルファベット)")
+    nationality: StoredText = Field(min_length=1, max_length=100, description="国籍・地域")
     category: ForeignCategory = Field(description="30条の45区分")
-    residence_status: str | None = Field(default=None, max_length=60, description="在留資格")
-    period_of_stay: str | None = Field(default=None, max_length=30, description="在留期間")
+    residence_status: OptionalStoredText = Field(default=None, max_length=60, description="在留資格")
+    period_of_stay: OptionalStoredText = Field(default=None, max_length=30, description="在留期間")
     stay_expires_on: PlainDate | None = Field(default=None, description="在留期間の満了の日 (西暦)")
     residence_card_no: str | None = Field(
         default=None,
         pattern=r"^[A-Z]{2}[0-9]{8}[A-Z]{2}$",
         description="在留カード番号 / 特別永住者証明書番号",
     )
-    alias_name: str | None = Field(default=None, max_length=100, description="通称")
-    alias_kana: str | None = Field(default=None, max_length=100)
+    alias_name: OptionalStoredText = Field(default=None, max_length=100, description="通称")
+    alias_kana: OptionalStoredText = Field(default=None, max_length=100)
     foreign_resident_since: PlainDate | None = Field(default=None, description="外国人住民となった年月日")
 
 
@@ -95,7 +103,7 @@ class Entitlements(Strict):
     ltc_lost_on: PlainDate | None = None
     pension_qualified: bool | None = Field(default=None, description="国民年金 該当")
     basic_pension_no: str | None = Field(default=None, pattern=r"^[0-9]{10}$", description="基礎年金番号")
-    pension_category: str | None = Field(default=None, max_length=10, description="国民年金の種別")
+    pension_category: OptionalStoredText = Field(default=None, max_length=10, description="国民年金の種別")
     pension_category_changed_on: PlainDate | None = None
     pension_acquired_on: PlainDate | None = None
     pension_lost_on: PlainDate | None = None
@@ -113,22 +121,24 @@ KANA = r"^[\u30A0-\u30FF\u3040-\u309F\uFF65-\uFF9F 　]*$"
 class PersonInput(Strict):
     """A person entering the register (転入, 出生, 職権記載)."""
 
-    family_name: str = Field(default="", max_length=100, description="氏 (漢字)。外国人は漢字氏名がある場合")
-    given_name: str = Field(default="", max_length=100, description="名 (漢字)")
-    family_kana: str = Field(min_length=1, max_length=100, pattern=KANA, description="氏 フリガナ")
-    given_kana: str = Field(default="", max_length=100, pattern=KANA, description="名 フリガナ")
+    family_name: StoredText = Field(
+        default="", max_length=100, description="氏 (漢字)。外国人は漢字氏名がある場合"
+    )
+    given_name: StoredText = Field(default="", max_length=100, description="名 (漢字)")
+    family_kana: StoredText = Field(min_length=1, max_length=100, pattern=KANA, description="氏 フリガナ")
+    given_kana: StoredText = Field(default="", max_length=100, pattern=KANA, description="名 フリガナ")
     kana_confirmed: bool = Field(default=False, description="フリガナ確認フラグ")
-    former_surname: str | None = Field(default=None, max_length=50, description="旧氏")
-    former_surname_kana: str | None = Field(default=None, max_length=100, pattern=KANA)
+    former_surname: OptionalStoredText = Field(default=None, max_length=50, description="旧氏")
+    former_surname_kana: OptionalStoredText = Field(default=None, max_length=100, pattern=KANA)
     birth_date: DateInput
     sex: Sex
-    relationship: str = Field(min_length=1, max_length=20, description="続柄 (世帯主との続柄)")
+    relationship: StoredText = Field(min_length=1, max_length=20, description="続柄 (世帯主との続柄)")
     juminhyo_code: str | None = Field(
         default=None, description="住民票コード (転出証明書の記載)。省略時は新規付番"
     )
     my_number: str | None = Field(default=None, description="個人番号 (12桁)")
-    honseki: str | None = Field(default=None, max_length=200, description="本籍")
-    honseki_head: str | None = Field(default=None, max_length=100, description="筆頭者")
+    honseki: OptionalStoredText = Field(default=None, max_length=200, description="本籍")
+    honseki_head: OptionalStoredText = Field(default=None, max_length=100, description="筆頭者")
     foreign: ForeignItems | None = Field(default=None, description="外国人住民の記載事項")
     entitlements: Entitlements | None = Field(
         default=None, description="国保・年金・介護・児童手当・選挙人名簿の記載 (転出証明書の記載から)"
@@ -138,9 +148,9 @@ class PersonInput(Strict):
 class Address(Strict):
     """An address inside the municipality; the prefecture and town come from the tenant."""
 
-    area: str = Field(min_length=1, max_length=120, description="町字 (例: 本町一丁目)")
-    number: str = Field(min_length=1, max_length=50, description="番地号 (例: 2番3号)")
-    building: str | None = Field(default=None, max_length=300, description="方書")
+    area: StoredText = Field(min_length=1, max_length=120, description="町字 (例: 本町一丁目)")
+    number: StoredText = Field(min_length=1, max_length=50, description="番地号 (例: 2番3号)")
+    building: OptionalStoredText = Field(default=None, max_length=300, description="方書")
     postal_code: str | None = Field(default=None, pattern=r"^[0-9]{7}$")
 
 
@@ -149,7 +159,7 @@ class EventBase(Strict):
 
     event_date: DateInput = Field(description="異動日")
     notified_on: PlainDate | None = Field(default=None, description="届出日 (職権の場合は省略)")
-    note: str | None = Field(default=None, max_length=400, description="留意事項")
+    note: OptionalMultilineText = Field(default=None, max_length=400, description="留意事項")
 
 
 class MoveIn(EventBase):
@@ -158,7 +168,9 @@ class MoveIn(EventBase):
     type: Literal["domestic_move_in", "overseas_move_in"]
     persons: list[PersonInput] = Field(min_length=1, max_length=30)
     address: Address
-    previous_address: str = Field(min_length=1, max_length=400, description="転入前住所 (国外は国名と住所)")
+    previous_address: StoredText = Field(
+        min_length=1, max_length=400, description="転入前住所 (国外は国名と住所)"
+    )
     household_no: str | None = Field(default=None, description="既存世帯に入る場合の世帯番号")
 
 
@@ -184,7 +196,7 @@ class MoveOut(EventBase):
 
     type: Literal["move_out"]
     atena_nos: list[str] = Field(min_length=1, max_length=30)
-    destination: str = Field(min_length=1, max_length=400, description="転出先住所")
+    destination: StoredText = Field(min_length=1, max_length=400, description="転出先住所")
     abroad: bool = Field(default=False, description="国外への転出 (異動事由 国外転出)")
 
 
@@ -207,7 +219,7 @@ class RelationshipChange(Strict):
     """A member's new 続柄 within the household after the change."""
 
     atena_no: str
-    relationship: str = Field(min_length=1, max_length=20)
+    relationship: StoredText = Field(min_length=1, max_length=20)
 
 
 class HouseholdSplit(EventBase):
@@ -251,7 +263,7 @@ class ExOfficioEntry(EventBase):
     person: PersonInput
     address: Address
     household_no: str | None = None
-    reason_detail: str = Field(min_length=1, max_length=200, description="職権記載の理由")
+    reason_detail: MultilineText = Field(min_length=1, max_length=200, description="職権記載の理由")
 
 
 class ExOfficioRemoval(EventBase):
@@ -259,24 +271,24 @@ class ExOfficioRemoval(EventBase):
 
     type: Literal["ex_officio_removal"]
     atena_no: str
-    reason_detail: str = Field(min_length=1, max_length=200, description="職権消除の理由")
+    reason_detail: MultilineText = Field(min_length=1, max_length=200, description="職権消除の理由")
 
 
 class Corrections(Strict):
     """Items a 職権修正 may change; omitted items stay as they are."""
 
-    family_name: str | None = Field(default=None, max_length=100)
-    given_name: str | None = Field(default=None, max_length=100)
-    family_kana: str | None = Field(default=None, min_length=1, max_length=100, pattern=KANA)
-    given_kana: str | None = Field(default=None, max_length=100, pattern=KANA)
+    family_name: OptionalStoredText = Field(default=None, max_length=100)
+    given_name: OptionalStoredText = Field(default=None, max_length=100)
+    family_kana: OptionalStoredText = Field(default=None, min_length=1, max_length=100, pattern=KANA)
+    given_kana: OptionalStoredText = Field(default=None, max_length=100, pattern=KANA)
     kana_confirmed: bool | None = None
-    former_surname: str | None = Field(default=None, max_length=50)
+    former_surname: OptionalStoredText = Field(default=None, max_length=50)
     birth_date: DateInput | None = None
     sex: Sex | None = None
-    honseki: str | None = Field(default=None, max_length=200)
-    honseki_head: str | None = Field(default=None, max_length=100)
+    honseki: OptionalStoredText = Field(default=None, max_length=200)
+    honseki_head: OptionalStoredText = Field(default=None, max_length=100)
     my_number: str | None = None
-    address_building: str | None = Field(default=None, max_length=300)
+    address_building: OptionalStoredText = Field(default=None, max_length=300)
     entitlements: Entitlements | None = None
 
 
@@ -286,7 +298,7 @@ class ExOfficioCorrection(EventBase):
     type: Literal["ex_officio_correction"]
     atena_no: str
     corrections: Corrections
-    reason_detail: str = Field(min_length=1, max_length=200, description="職権修正の理由")
+    reason_detail: MultilineText = Field(min_length=1, max_length=200, description="職権修正の理由")
 
 
 class Cancellation(EventBase):
@@ -294,7 +306,7 @@ class Cancellation(EventBase):
 
     type: Literal["cancellation"]
     cancels_event_no: int = Field(ge=1, le=2**31 - 1)
-    reason_detail: str = Field(min_length=1, max_length=200, description="取消しの理由")
+    reason_detail: MultilineText = Field(min_length=1, max_length=200, description="取消しの理由")
 
 
 EventBody = Annotated[

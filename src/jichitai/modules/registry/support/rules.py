@@ -19,6 +19,14 @@ While a measure is in force, a certificate or 閲覧 request about the protected
   refused outright under the 事務処理要領);
 - refused for anyone else unless a user holding ``registry:support:override`` lifts it with a reason, after
   the strict review the 事務処理要領 asks for.
+
+A certificate of someone else also discloses the protected person's address when they live together (the
+same 世帯, or the same 住所 in another 世帯): such a *co-resident's* certificate is refused to the 相手方 in
+the same way, and is not otherwise restricted (:func:`judge_nearby`).
+
+The 相手方 is recognised by 宛名番号, or by name: the requester's name against the 氏名 and フリガナ the
+measure records and, when the measure names the 相手方 by 宛名番号, every name the register holds for that
+person. Names are compared by :func:`name_key`, which forgives how a name is typed at the counter.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ from dataclasses import dataclass
 
 from jichitai.modules.registry.permissions import Permission
 from jichitai.platform.errors import Conflict, Forbidden, InvalidInput
+from jichitai.platform.jp import search_key
 
 OVERRIDE_PERMISSION = Permission.SUPPORT_OVERRIDE
 """The permission that may lift the 交付制限 of a measure (not the 相手方's)."""
@@ -193,10 +202,41 @@ def extension(period: Period, on: dt.date) -> Extension:
 # --- who may obtain the record of a protected person -----------------------------------------------------
 
 
+_IGNORABLE_RANGES = (
+    (0x034F, 0x034F),  # combining grapheme joiner
+    (0x115F, 0x1160),  # Hangul choseong/jungseong fillers
+    (0x17B4, 0x17B5),  # Khmer inherent vowels
+    (0x180B, 0x180F),  # Mongolian free variation selectors
+    (0x3164, 0x3164),  # Hangul filler
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFFA0, 0xFFA0),  # half-width Hangul filler
+    (0xE0000, 0xE0FFF),  # tags and the ideographic variation selectors (IVS) of 異体字
+)
+"""Invisible code points that are not of category Cf (Unicode's Default_Ignorable_Code_Point, less Cf)."""
+
+_NAME_SEPARATORS = frozenset("・·")
+"""中黒 between the parts of a name written in katakana (ジョン・スミス), like a space."""
+
+
+def _shown(ch: str) -> bool:
+    """False for what a reader cannot see or that only separates the parts of a name."""
+    if unicodedata.category(ch) == "Cf" or ch in _NAME_SEPARATORS:
+        return False
+    code = ord(ch)
+    return not any(low <= code <= high for low, high in _IGNORABLE_RANGES)
+
+
 def name_key(name: str) -> str:
-    """A name compared loosely: width and compatibility forms folded, spaces removed."""
+    """A name as compared with the 相手方's: what may differ between two ways of typing it is folded away.
+
+    NFKC (width and compatibility forms), the invisible characters removed (format characters such as
+    U+200B zero-width space and U+00AD soft hyphen, variation selectors), then the key of the kana search
+    (:func:`jichitai.platform.jp.search_key`: hiragana→katakana, spaces removed, 濁点・小書き・長音 folded),
+    then case-folded. The key is loose on purpose: a namesake is refused rather than a 相手方 served.
+    """
     folded = unicodedata.normalize("NFKC", name)
-    return "".join(folded.split())
+    shown = "".join(ch for ch in folded if _shown(ch))
+    return search_key(shown).casefold()
 
 
 @dataclass(frozen=True)
@@ -207,6 +247,9 @@ class Counterparty:
     kana: str | None = None
     atena_no: str | None = None
     birth_date: dt.date | None = None
+    aliases: tuple[str, ...] = ()
+    """Names the register holds for the 相手方 when the measure gives their 宛名番号 (former names,
+    フリガナ, 通称 and the alphabet name included): a name change does not hide them."""
 
 
 @dataclass(frozen=True)
@@ -233,12 +276,14 @@ class Requester:
 
 
 def is_counterparty(requester: Requester, counterparty: Counterparty) -> bool:
-    """The requester is the 相手方: same 宛名番号, or the same name (氏名 or フリガナ) unless the birth dates
-    known on both sides differ. A namesake is refused rather than a 相手方 served: the clerk can check."""
+    """The requester is the 相手方: same 宛名番号, or the same name (氏名, フリガナ or a name the register
+    holds for them, compared by :func:`name_key`) unless the birth dates known on both sides differ.
+    A namesake is refused rather than a 相手方 served: the clerk can check."""
     if requester.atena_no is not None and requester.atena_no == counterparty.atena_no:
         return True
-    names = {name_key(counterparty.name)} | ({name_key(counterparty.kana)} if counterparty.kana else set())
-    if name_key(requester.name) not in names - {""}:
+    recorded = (counterparty.name, counterparty.kana, *counterparty.aliases)
+    names = {name_key(n) for n in recorded if n} - {""}
+    if name_key(requester.name) not in names:
         return False
     known = requester.birth_date is not None and counterparty.birth_date is not None
     return not known or requester.birth_date == counterparty.birth_date
@@ -296,6 +341,25 @@ def judge(
     if may_override and override_reason is not None and override_reason.strip():
         return Verdict(atena_no, Outcome.OVERRIDE, BLOCK_CODE, numbers)
     return Verdict(atena_no, Outcome.DENIED, BLOCK_CODE, numbers)
+
+
+def judge_nearby(atena_no: str, protections: Sequence[Protection], requester: Requester) -> Verdict:
+    """Decide about ``atena_no``, not named by the request but living where a subject lives (same 世帯 or
+    same 住所): the certificate would tell the requester where they live.
+
+    Refused to the 相手方 of a measure protecting them (no override, as for a subject); nobody else is
+    restricted by it. ``measure_nos`` lists the measures that name the requester.
+    """
+    named = tuple(
+        sorted(
+            p.measure_no
+            for p in protections
+            if p.atena_no == atena_no and is_counterparty(requester, p.counterparty)
+        )
+    )
+    if not named:
+        return Verdict(atena_no, Outcome.OK)
+    return Verdict(atena_no, Outcome.DENIED, COUNTERPARTY_CODE, named)
 
 
 def refusal(verdicts: Iterable[Verdict]) -> Forbidden | None:

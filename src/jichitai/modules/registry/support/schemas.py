@@ -1,4 +1,8 @@
-"""Request bodies of the 支援措置 and certificate API (strict, NFC text; dates parsed by the services)."""
+"""Request bodies of the 支援措置 and certificate API (strict, NFC text; dates parsed by the services).
+
+Names, addresses and the purpose are :data:`~jichitai.platform.jp.text.StoredText` (one line); reasons and
+notes are :data:`~jichitai.platform.jp.text.MultilineText`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,12 @@ from pydantic import Field
 
 from jichitai.modules.registry.records.schemas import KANA, PlainDate, Strict
 from jichitai.modules.registry.support.models import SupportKind
+from jichitai.platform.jp.text import (
+    MultilineText,
+    OptionalMultilineText,
+    OptionalStoredText,
+    StoredText,
+)
 
 ATENA = r"^[0-9]{10}$"
 AtenaNo = Annotated[str, Field(pattern=ATENA)]
@@ -17,11 +27,11 @@ AtenaNo = Annotated[str, Field(pattern=ATENA)]
 class CounterpartyIn(Strict):
     """The 相手方 as the applicant names them (free text; the 宛名番号 only when registered in the town)."""
 
-    name: str = Field(min_length=1, max_length=100, description="氏名")
-    kana: str | None = Field(default=None, max_length=100, pattern=KANA, description="フリガナ")
+    name: StoredText = Field(min_length=1, max_length=100, description="氏名")
+    kana: OptionalStoredText = Field(default=None, max_length=100, pattern=KANA, description="フリガナ")
     atena_no: str | None = Field(default=None, pattern=ATENA, description="宛名番号 (住民の場合)")
     birth_date: PlainDate | None = Field(default=None, description="生年月日")
-    address: str | None = Field(default=None, max_length=400, description="住所 (判明している場合)")
+    address: OptionalStoredText = Field(default=None, max_length=400, description="住所 (判明している場合)")
 
 
 class SupportMeasureIn(Strict):
@@ -38,8 +48,10 @@ class SupportMeasureIn(Strict):
     related_measure_no: int | None = Field(
         default=None, ge=1, le=2**31 - 1, description="併せて支援を求める場合、申出者の支援措置の番号"
     )
-    reason: str = Field(min_length=1, max_length=400, description="申出の理由・確認の根拠 (警察等の意見)")
-    notes: str | None = Field(default=None, max_length=1000, description="備考")
+    reason: MultilineText = Field(
+        min_length=1, max_length=400, description="申出の理由・確認の根拠 (警察等の意見)"
+    )
+    notes: OptionalMultilineText = Field(default=None, max_length=1000, description="備考")
 
 
 class ConfirmIn(Strict):
@@ -47,20 +59,20 @@ class ConfirmIn(Strict):
 
     confirmed_on: PlainDate | None = Field(default=None, description="確認結果を連絡した日 (省略時は本日)")
     ends_on: PlainDate | None = Field(default=None, description="終了日 (省略時は確認日から1年後の前日)")
-    note: str | None = Field(default=None, max_length=400, description="確認の内容")
+    note: OptionalMultilineText = Field(default=None, max_length=400, description="確認の内容")
 
 
 class ExtendIn(Strict):
     """延長の申出 (期間終了の1か月前から、または期間満了後の再開)."""
 
-    reason: str = Field(min_length=1, max_length=400, description="延長の理由・確認の根拠")
+    reason: MultilineText = Field(min_length=1, max_length=400, description="延長の理由・確認の根拠")
     ends_on: PlainDate | None = Field(default=None, description="新しい終了日 (省略時は1年)")
 
 
 class EndIn(Strict):
     """支援措置の終了."""
 
-    reason: str = Field(min_length=1, max_length=400, description="終了の理由 (申出の取下げ等)")
+    reason: MultilineText = Field(min_length=1, max_length=400, description="終了の理由 (申出の取下げ等)")
     ended_on: PlainDate | None = Field(default=None, description="終了日 (この日から制限なし。省略時は本日)")
 
 
@@ -105,7 +117,7 @@ class RequesterIn(Strict):
     """The requester as identified at the counter."""
 
     category: RequesterCategory
-    name: str = Field(min_length=1, max_length=100, description="請求者の氏名 (法人は名称)")
+    name: StoredText = Field(min_length=1, max_length=100, description="請求者の氏名 (法人は名称)")
     atena_no: str | None = Field(
         default=None, pattern=ATENA, description="請求者の宛名番号 (本人・同一世帯の請求では必須)"
     )
@@ -115,7 +127,7 @@ class RequesterIn(Strict):
 class OverrideIn(Strict):
     """Lifting the 交付制限 of a 支援措置 after review (needs registry:support:override)."""
 
-    reason: str = Field(min_length=1, max_length=400, description="審査の結果、交付を認める理由")
+    reason: MultilineText = Field(min_length=1, max_length=400, description="審査の結果、交付を認める理由")
 
 
 class CertificateIn(Strict):
@@ -137,7 +149,7 @@ class CertificateIn(Strict):
     items: Items = Field(default_factory=Items)
     copies: int = Field(default=1, ge=1, le=10, description="通数")
     requester: RequesterIn
-    purpose: str | None = Field(
+    purpose: OptionalStoredText = Field(
         default=None, max_length=400, description="請求事由・提出先 (第三者・特定事務受任者・公用請求は必須)"
     )
     override: OverrideIn | None = Field(default=None, description="支援措置による制限の解除 (担当者のみ)")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from jichitai.modules.registry.permissions import Action
 from jichitai.modules.registry.records import queries
+from jichitai.modules.registry.records.models import PersonRecord
 from jichitai.modules.registry.support import rules
 from jichitai.modules.registry.support.models import SupportMeasure, SupportStatus
 from jichitai.modules.registry.support.schemas import ConfirmIn, EndIn, ExtendIn, SupportMeasureIn
@@ -243,6 +244,66 @@ def measures_in_force(
         .order_by(SupportMeasure.measure_no)
     )
     return [m for m in session.scalars(stmt) if rules.in_force(period(m), on)]
+
+
+def registered_names(session: Session, tenant: Tenant, atena_no: str) -> tuple[str, ...]:
+    """Every name the register has held for the person, over all their 履歴: 氏名 and フリガナ (with the
+    旧氏), 通称 and the alphabet name. Empty when the 宛名番号 is not of this town."""
+    rows = session.execute(
+        select(
+            PersonRecord.family_name,
+            PersonRecord.given_name,
+            PersonRecord.family_kana,
+            PersonRecord.given_kana,
+            PersonRecord.former_surname,
+            PersonRecord.former_surname_kana,
+            PersonRecord.alias_name,
+            PersonRecord.alias_kana,
+            PersonRecord.name_roman,
+        ).where(PersonRecord.lg_code == tenant.lg_code, PersonRecord.atena_no == atena_no)
+    ).all()
+    names: set[str | None] = set()
+    for row in rows:
+        names |= {row.family_name + row.given_name, row.family_kana + row.given_kana}
+        names |= {row.alias_name, row.alias_kana, row.name_roman}
+        if row.former_surname:
+            names.add(row.former_surname + row.given_name)
+        if row.former_surname_kana:
+            names.add(row.former_surname_kana + row.given_kana)
+    return tuple(sorted(n for n in names if n))
+
+
+def counterparty_of(
+    session: Session, tenant: Tenant, measure: SupportMeasure, cache: dict[str, tuple[str, ...]] | None = None
+) -> rules.Counterparty:
+    """The 相手方 of a measure as the rules compare requesters with: as recorded, plus the names the
+    register holds for them when the measure gives their 宛名番号 (``cache`` spares repeated reads)."""
+    aliases: tuple[str, ...] = ()
+    if measure.counterparty_atena_no is not None:
+        known = {} if cache is None else cache
+        if measure.counterparty_atena_no not in known:
+            known[measure.counterparty_atena_no] = registered_names(
+                session, tenant, measure.counterparty_atena_no
+            )
+        aliases = known[measure.counterparty_atena_no]
+    return rules.Counterparty(
+        measure.counterparty_name,
+        measure.counterparty_kana,
+        measure.counterparty_atena_no,
+        measure.counterparty_birth_date,
+        aliases,
+    )
+
+
+def protections_of(
+    session: Session, tenant: Tenant, measures: Iterable[SupportMeasure]
+) -> list[rules.Protection]:
+    """The measures (in force) as the rules judge requests with."""
+    cache: dict[str, tuple[str, ...]] = {}
+    return [
+        rules.Protection(m.measure_no, m.atena_no, counterparty_of(session, tenant, m, cache), group_of(m))
+        for m in measures
+    ]
 
 
 def active_measure_for(session: Session, tenant: Tenant, atena_no: str, on: dt.date) -> SupportMeasure | None:

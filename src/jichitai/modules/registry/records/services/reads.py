@@ -57,7 +57,16 @@ def note_reads(
 
 
 def note_event_listing(uow: UnitOfWork, tenant: Tenant, event_nos: list[int], *, actor: Actor) -> None:
-    """Record an event listing (its details name people) with the events shown, then commit."""
+    """Record an event listing with the events shown, and one read per person those events name (their
+    details carry names and addresses, so each person shown is read, as in a search), then commit."""
     details = {"via": "event_list", "event_nos": event_nos}
-    append_entries(uow.session, tenant, [actor.entry(Action.EVENT_READ, details=details)])
+    named = queries.persons_of_events(uow.session, tenant, event_nos) if event_nos else []
+    append_entries(
+        uow.session,
+        tenant,
+        [
+            actor.entry(Action.EVENT_READ, details={**details, "shown": len(named)}),
+            *(actor.entry(READ, subject=atena_no, details=details) for atena_no in named),
+        ],
+    )
     uow.commit()
