@@ -12,9 +12,14 @@ text as the certificate (its HTML with the tags stripped), in the same font, ren
 through ``documents.html_to_pdf``. ``ratio_certificates_to_bare_pages`` is certificates per second over bare
 pages per second: what the certificate's layout, the database work, the glyph check and the QR code cost
 beside the PDF library's own floor. The render-only time (template + glyph check + QR + PDF, no database) is
-reported too.
+reported too, in wall time and in the rendering thread's CPU time (which other load on the machine moves
+less).
 
-Run: ``.venv/bin/python bench/bench_certificates.py [--database sqlite] [--rounds 200]``
+Then the memory part (``--threads``, default 8): the certificate rendered 4 times in each of 8 threads at
+once, as a server's request threads would; the process's RSS and peak RSS after it (``/proc/self/status``),
+the renderers (font copies) the process made, and the PDFs per second of the threaded run.
+
+Run: ``.venv/bin/python bench/bench_certificates.py [--database sqlite] [--rounds 200] [--threads 8]``
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from _common import VAR, create_town, drop_pg_database, emit, fresh_database, machine, open_engine, percentile
@@ -133,10 +139,44 @@ def bare_page(content: CertificateOut, info: PrintInfo) -> str:
     )
 
 
+def status_mib() -> dict[str, int]:
+    """VmRSS, VmHWM (peak), RssAnon and RssFile of this process, in MiB."""
+    wanted = {"VmRSS", "VmHWM", "RssAnon", "RssFile"}
+    out: dict[str, int] = {}
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in wanted:
+                out[key] = int(value.split()[0]) // 1024
+    return out
+
+
+def threaded(content: CertificateOut, info: PrintInfo, threads: int) -> dict[str, Any]:
+    """The certificate rendered 4 times in each of ``threads`` threads at once; memory and rate after it."""
+    if threads < 1:
+        return {}
+    made = documents.renderers_made() if hasattr(documents, "renderers_made") else None
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(lambda _: render_pdf(content, info), range(4 * threads)))
+    seconds = time.perf_counter() - began
+    memory = status_mib()
+    return {
+        "threads": threads,
+        "threaded_pdfs_per_second": 4 * threads / seconds,
+        "rss_mib_after_threads": memory.get("VmRSS"),
+        "rss_anon_mib_after_threads": memory.get("RssAnon"),
+        "rss_file_mib_after_threads": memory.get("RssFile"),
+        "peak_rss_mib": memory.get("VmHWM"),
+        "renderers_made": None if made is None else documents.renderers_made() - made,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=8, help="threads of the memory part (0: skip it)")
     args = parser.parse_args()
     if documents.find_mj_font() is None:
         raise SystemExit("IPAmj明朝 is not installed: apt-get install fonts-ipamj-mincho")
@@ -147,6 +187,8 @@ def main() -> None:
     cert_times: list[float] = []
     bare_times: list[float] = []
     render_times: list[float] = []
+    render_cpu: list[float] = []
+    memory: dict[str, Any] = {}
     try:
         tenant = create_town(engine)
         head, household_no = household(engine, tenant)
@@ -169,12 +211,15 @@ def main() -> None:
             began = time.perf_counter()
             documents.html_to_pdf(bare)
             bare_times.append(time.perf_counter() - began)
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.thread_time()
             render_pdf(content, info)
             render_times.append(time.perf_counter() - began)
+            render_cpu.append(time.thread_time() - cpu)
             if n % 20 == 19:
                 print(f"\r{n + 1} rounds", end="", file=sys.stderr)
         print(file=sys.stderr)
+        rss_before_threads = status_mib().get("VmRSS")
+        memory = {"rss_mib_before_threads": rss_before_threads, **threaded(content, info, args.threads)}
     finally:
         engine.dispose()
         if args.database == "postgresql":
@@ -193,10 +238,12 @@ def main() -> None:
         "certificate_p50_ms": percentile(cert_times, 50) * 1000,
         "certificate_p99_ms": percentile(cert_times, 99) * 1000,
         "render_only_p50_ms": percentile(render_times, 50) * 1000,
+        "render_only_cpu_p50_ms": percentile(render_cpu, 50) * 1000,
         "bare_pages_per_second": args.rounds / bare_total,
         "bare_page_p50_ms": percentile(bare_times, 50) * 1000,
         "ratio_certificates_to_bare_pages": (args.rounds / cert_total) / (args.rounds / bare_total),
     }
+    result.update(memory)
     result.update(load_before)
     emit(result)
 

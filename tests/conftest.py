@@ -208,6 +208,7 @@ def app_settings(tmp_path: Path) -> Settings:
         log_level="WARNING",
         audit_sign_interval=0,
         offsite_ship_interval=0,
+        metering_interval=0,  # tests flush and measure when they mean to (tests/platform/test_metering.py)
     )
 
 

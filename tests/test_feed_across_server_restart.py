@@ -82,6 +82,7 @@ def environment(tmp_path: Path, url: str) -> dict[str, str]:
         "JICHITAI_DATABASE_URL": url,
         "JICHITAI_EXTRA_MODULES": PROBE,
         "JICHITAI_FEED_DISPATCH_INTERVAL": "0.5",
+        "JICHITAI_WORKERS": "1",  # the lease holder is the pid the test kills
         "JICHITAI_AUDIT_SIGN_INTERVAL": "0",
         "JICHITAI_OFFSITE_SHIP_INTERVAL": "0",
         "JICHITAI_LOG_FORMAT": "text",

@@ -16,11 +16,14 @@ from jichitai.bootstrap import load
 from jichitai.platform.audit_verify import expectations
 from jichitai.platform.auth.services import Policy
 from jichitai.platform.db import make_engine
+from jichitai.platform.documents import configure_renderers
 from jichitai.platform.heap import freeze_startup_heap
 from jichitai.platform.jobs import Scheduler
 from jichitai.platform.logging import configure_logging
+from jichitai.platform.metering import MeteringMiddleware
 from jichitai.platform.migrate import alembic_config
 from jichitai.platform.offsite import capture
+from jichitai.platform.sizing import Sizing, check_database_limit, set_request_threads
 from jichitai.platform.web.auth import AddressLimiter, trusted_networks
 from jichitai.platform.web.errors import install_error_handlers
 from jichitai.platform.web.middleware import (
@@ -28,6 +31,7 @@ from jichitai.platform.web.middleware import (
     RequestIdMiddleware,
     SecurityHeadersMiddleware,
 )
+from jichitai.platform.web.request_stats import count_statements
 from jichitai.settings import Settings, get_settings
 
 
@@ -39,14 +43,26 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     url = settings.resolved_database_url()
     own_engine = engine is None
     engine = engine or make_engine(url, pool_size=settings.db_pool_size, role=settings.db_role or None)
+    count_statements(engine)  # each request's access-log line gives the SQL statements it ran
 
     capture.install()  # every committed town change is journaled in its own transaction (DESIGN §5)
     # The one scheduler runs every declared periodic job (audit signing, off-site shipping and drills, feed
     # delivery) under its lease; a job whose interval setting is 0 is off, and with none on, no thread.
     scheduler = Scheduler(engine, settings, loaded.jobs.values())
 
+    # Threads, renderers and connections sized together (platform/sizing.py, operations guide "Sizing").
+    sizing = Sizing(
+        workers=settings.workers,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,  # make_engine's overflow
+        pdf_renderers=settings.pdf_renderers,
+    )
+    configure_renderers(settings.pdf_renderers)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        set_request_threads(sizing.request_threads)  # the loop's pool for sync routes: one per connection
+        check_database_limit(engine, sizing)  # a warning when PostgreSQL admits fewer connections
         scheduler.start()
         yield
         scheduler.stop()
@@ -87,6 +103,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(InputGuardMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)  # added last, so it runs first and logs refusals too
+    app.add_middleware(MeteringMiddleware)  # requests and CPU time per town, counted in memory
     install_error_handlers(app)
     app.mount("/static", StaticFiles(packages=[("jichitai.platform.web", "static")]), name="static")
     for declaration in loaded.modules:

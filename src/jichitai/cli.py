@@ -3,7 +3,11 @@ audit | offsite | custody``, and each module's own commands (``jichitai registry
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import multiprocessing
+import os
+import signal
 from typing import Annotated
 
 import typer
@@ -322,23 +326,54 @@ def demo(
         )
 
 
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option: the signal a process gets when its parent dies."""
+
+
+def worker_app() -> object:
+    """The app of one ``jichitai serve`` worker process (uvicorn's factory when there are several).
+
+    The worker asks Linux to stop it (SIGTERM, graceful) when the supervising process dies: a supervisor
+    killed outright (SIGKILL, out of memory) would otherwise leave its workers serving on the port, holding
+    the scheduler's leases and database connections, and a restarted server could not bind.
+    """
+    supervisor = multiprocessing.parent_process()  # uvicorn starts its workers with multiprocessing
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: workers outlive a killed supervisor, as before
+        pass
+    else:
+        if supervisor is not None and not supervisor.is_alive():  # it died before the request took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    from jichitai.app import create_app
+
+    return create_app()
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="待ち受けるアドレス")] = None,
     port: Annotated[int | None, typer.Option(help="待ち受けるポート")] = None,
     workers: Annotated[int | None, typer.Option(min=1, max=64, help="ワーカープロセス数")] = None,
 ) -> None:
-    """Run the HTTP server (graceful shutdown on SIGTERM/SIGINT)."""
+    """Run the HTTP server (graceful shutdown on SIGTERM/SIGINT).
+
+    Worker processes: ``--workers``, else ``JICHITAI_WORKERS``, else the cores on PostgreSQL and one on
+    SQLite (:attr:`jichitai.settings.Settings.workers`).
+    """
     settings = get_settings()
     database_url()
     count = workers or settings.workers
     if count > 1:
-        # Each worker process builds its own app (and connection pool) from the environment.
-        target: object = "jichitai.app:create_app"
+        # Each worker process builds its own app (and connection pool) from the environment, which tells it
+        # how many workers share the database (the connection sizing check at startup counts them).
+        os.environ["JICHITAI_WORKERS"] = str(count)
+        target: object = "jichitai.cli:worker_app"
     else:
         from jichitai.app import create_app
 
-        target = create_app(settings)
+        target = create_app(settings.model_copy(update={"workers": 1}))
     uvicorn.run(
         target,  # type: ignore[arg-type]
         factory=count > 1,

@@ -26,6 +26,17 @@ def default_var_dir() -> Path:
     return Path(base) / "jichitai"
 
 
+def default_workers(database_url: str) -> int:
+    """Server worker processes when none is set: the usable cores on PostgreSQL, 1 on SQLite (the empty URL
+    is the embedded SQLite file); see :attr:`Settings.workers`."""
+    if not database_url or database_url.startswith("sqlite"):
+        return 1
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class Settings(BaseSettings):
     """Installation-wide settings; every field maps to ``JICHITAI_<NAME>``."""
 
@@ -46,11 +57,20 @@ class Settings(BaseSettings):
     newest head it signed. Never inside the data directory: whoever holds the database and this key can
     rewrite a chain undetected. Empty means ``key_dir`` when that is set, else ``<var_dir>.audit-keys``
     beside the data directory (see :meth:`resolved_audit_key_dir`)."""
-    workers: int = 1
-    """Server worker processes; one Python process uses one core, so match the cores left to the app."""
+    workers: int = Field(default_factory=lambda data: default_workers(data.get("database_url", "")), ge=1)
+    """Server worker processes (``jichitai serve``). One Python process uses one core, so on PostgreSQL the
+    default is the cores this process may run on. On SQLite it is 1: several processes are safe on one file
+    (WAL, ``busy_timeout``), but SQLite has one writer at a time and the writers of a process queue in order
+    on its lock (:mod:`jichitai.platform.db`), while writers of different processes poll for the file lock
+    with back-off, so a second process adds waits of up to 100 ms to the writes and little else."""
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
-    db_pool_size: int = 10
+    db_pool_size: int = Field(default=10, ge=1)
+    """Pooled database connections per worker process; as many more may open beyond it for a burst (SQLAlchemy
+    overflow), and the server runs as many request threads as this (see :mod:`jichitai.platform.sizing`)."""
+    pdf_renderers: int = Field(default=1, ge=1)
+    """PDF documents rendered at once per worker process, each on a thread of its own beside the request
+    threads (so searches never wait behind a print); each renderer keeps one copy of the 46 MB font."""
     db_role: str = "jichitai_app"
     """PostgreSQL role the server, the commands and the jobs work as (``SET ROLE`` on every connection), so
     that row-level security binds them whatever login the database URL names; ``jichitai db upgrade``
@@ -85,9 +105,11 @@ class Settings(BaseSettings):
     audit_sign_every: int = Field(default=1000, ge=1)
     """A town's chain head is signed once this many entries were written since its last signed head."""
 
-    offsite_ship_interval: int = Field(default=60, ge=0)
-    """Seconds between the server's passes that ship each town's journal to its custodians; 0 turns the
-    shipper off (``jichitai offsite ship`` still works)."""
+    offsite_ship_interval: float = Field(default=1.0, ge=0)
+    """The server ships a town's change as soon as its transaction commits (the commit wakes the shipper:
+    on PostgreSQL from any worker, on SQLite from the worker that runs it); this is the fallback poll in
+    seconds, which finds what no wake-up announced (on SQLite a commit in another worker or a command, a
+    custodian due for a retry). 0 turns the shipper off (``jichitai offsite ship`` still works)."""
     offsite_snapshot_every: int = Field(default=10_000, ge=1)
     """A full snapshot is shipped once this many journal entries were written since the custodian's last."""
     offsite_alert_after: int = Field(default=900, ge=1)
@@ -105,6 +127,10 @@ class Settings(BaseSettings):
     feed_dispatch_interval: float = Field(default=1.0, ge=0)
     """Seconds between the server's passes that deliver change feeds (the outbox, the registry's changes) to
     their consumers; how long after a commit a consumer sees it. 0 turns delivery off."""
+    metering_interval: float = Field(default=60.0, ge=0)
+    """Seconds between writes of the usage counts per town (requests, CPU time, off-site bytes) to the
+    database; database bytes and the modules' figures are measured every 360 of them (6 hours by default).
+    0 turns both metering jobs off (docs/cost-sharing.md)."""
     custody_dir: Path | None = None
     """Where this installation keeps what other towns deposit with it as their custodian (ciphertext
     only); empty means ``<var_dir>/custody``."""

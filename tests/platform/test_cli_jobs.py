@@ -53,7 +53,7 @@ def test_list_shows_every_declared_job_and_run_runs_one_now(jobs: CliRunner, eng
     for name, spec in catalog().jobs.items():
         assert line_of(before.output, name).endswith("実行者なし, 前回: 未実行")
         assert f"  {spec.description}" in before.output
-    assert line_of(before.output, "offsite.ship").startswith("offsite.ship: 間隔 60 秒, ")
+    assert line_of(before.output, "offsite.ship").startswith("offsite.ship: 間隔 1 秒, ")
     # Nothing consumes a feed in the product alone, so the dispatch job is off; it still runs on demand.
     assert line_of(before.output, "feeds.dispatch").startswith("feeds.dispatch: 停止中 (間隔 0), ")
 

@@ -159,7 +159,13 @@ def test_the_platform_declares_its_periodic_work_as_jobs(tmp_path: Path, engine:
     settings = Settings(var_dir=tmp_path, offsite_drill_interval=7 * 24 * 3600)
     scheduler = Scheduler(engine, settings)
     # The feed dispatcher is off while no module consumes a feed.
-    assert sorted(scheduler.jobs) == ["audit.sign", "offsite.drills", "offsite.ship"]
+    assert sorted(scheduler.jobs) == [
+        "audit.sign",
+        "metering.flush",
+        "metering.measure",
+        "offsite.drills",
+        "offsite.ship",
+    ]
     assert scheduler.jobs["offsite.drills"][1] == dt.timedelta(hours=1)  # looks hourly for due drills
-    quiet = Settings(var_dir=tmp_path, audit_sign_interval=0, offsite_ship_interval=0)
+    quiet = Settings(var_dir=tmp_path, audit_sign_interval=0, offsite_ship_interval=0, metering_interval=0)
     assert Scheduler(engine, quiet).jobs == {}

@@ -10,6 +10,10 @@ periodic job ``audit.sign`` (:mod:`jichitai.platform.periodic`; settings ``audit
 The job's lease keeps server workers from signing at the same time; a cron run may still race one: then the
 loser's insert fails on the primary key and is skipped.
 
+A pass costs the same few statements however many towns are idle: one installation-wide query
+(:func:`chain_positions`) finds every town's last entry and newest head at once, and only the due towns are
+then worked on, each in its own transaction declared for that town.
+
 The schedule is also what verification holds a chain to (:func:`first_overdue`): an entry left unsigned
 for longer than the schedule allows means the signer stopped, or newer heads were deleted.
 """
@@ -24,12 +28,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from jichitai.platform.audit import AuditEntry
 from jichitai.platform.audit_heads import AuditChainHead, SigningRefused, newest_head, sign_town
 from jichitai.platform.db import as_utc, read_session, utcnow
-from jichitai.platform.tenancy import Tenant, get_tenant, list_municipalities
+from jichitai.platform.tenancy import ALL_TOWNS, Municipality, Tenant
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,32 @@ def is_due(
     return position.head_signed_at is None or now - position.head_signed_at >= max_age
 
 
+def chain_positions(session: Session, lg_codes: Sequence[str] | None = None) -> dict[str, ChainPosition]:
+    """Every town's (or those of ``lg_codes``) chain position, in ONE statement whatever the number of towns.
+
+    Per town, correlated subqueries take the last entry and the newest head by their primary keys (an index
+    probe each, never a scan of the chain). The caller declares the transaction installation-wide
+    (:data:`~jichitai.platform.tenancy.ALL_TOWNS`), or for the one town it names.
+    """
+    entry = aliased(AuditEntry)
+    head = aliased(AuditChainHead)
+    town = Municipality.lg_code
+    last = select(entry.seq).where(entry.lg_code == town).order_by(entry.seq.desc()).limit(1)
+    newest = select(head.seq, head.signed_at).where(head.lg_code == town).order_by(head.seq.desc()).limit(1)
+    query = select(
+        town,
+        last.scalar_subquery(),
+        newest.with_only_columns(head.seq).scalar_subquery(),
+        newest.with_only_columns(head.signed_at).scalar_subquery(),
+    ).order_by(town)
+    if lg_codes is not None:
+        query = query.where(town.in_(list(lg_codes)))
+    return {
+        code: ChainPosition(last_seq or 0, head_seq or 0, as_utc(signed_at) if head_seq else None)
+        for code, last_seq, head_seq, signed_at in session.execute(query)
+    }
+
+
 def sign_due_heads(
     engine: Engine,
     key_dir: Path,
@@ -83,22 +113,20 @@ def sign_due_heads(
     lg_codes: Sequence[str] | None = None,
     now: dt.datetime | None = None,
 ) -> list[AuditChainHead]:
-    """Sign a head for every town (or those of ``lg_codes``) that is due; one transaction per town.
+    """Sign a head for every town (or those of ``lg_codes``) that is due; one transaction per due town.
 
     ``max_age=None`` signs on the entry count alone. Returns the heads signed, in town order. A town whose
     evidence is damaged is not signed (:func:`~jichitai.platform.audit_heads.signing_refusal`); the others
     are, and then :class:`SigningIncomplete` is raised, so that the job fails visibly until someone looks.
+    Which towns are due is one installation-wide query (:func:`chain_positions`): an idle pass costs the
+    same whatever the number of towns.
     """
     if every_entries < 1:
         raise ValueError("every_entries must be at least 1")
     moment = now or utcnow()
-    with read_session(engine) as session:
-        codes = list(lg_codes) if lg_codes else [m.lg_code for m in list_municipalities(session)]
-        due = [
-            code
-            for code in codes
-            if is_due(chain_position(session, get_tenant(session, code)), every_entries, max_age, moment)
-        ]
+    with read_session(engine, tenant=ALL_TOWNS) as session:
+        positions = chain_positions(session, lg_codes or None)
+    due = [code for code, position in positions.items() if is_due(position, every_entries, max_age, moment)]
     signed = []
     refused = []
     for code in due:

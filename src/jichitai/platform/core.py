@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from sqlalchemy import Table
 
-from jichitai.platform import audit, audit_heads, calendar, feeds, jobs, names, outbox, periodic, tenancy
+from jichitai.platform import (
+    audit,
+    audit_heads,
+    calendar,
+    feeds,
+    jobs,
+    metering,
+    names,
+    outbox,
+    periodic,
+    tenancy,
+)
 from jichitai.platform.auth import approvals
 from jichitai.platform.auth import models as auth_models
 from jichitai.platform.cli_jobs import jobs_app
@@ -60,10 +71,12 @@ PLATFORM = ModuleDeclaration(
         jobs.PlatformJob,
         outbox.OutboxMessage,
         feeds.FeedCursor,
+        metering.PlatformUsage,
     ),
     # Shipping and drill state describe this installation's copies, not the town; the journal is the copy's
-    # own medium; counters travel in every journal entry and snapshot manifest.
-    not_copied=("offsite_journal", "offsite_custodian", "offsite_drill", "tenant_sequence"),
+    # own medium; counters travel in every journal entry and snapshot manifest. Usage figures describe this
+    # installation's operation (rewritten every minute), not the town's records.
+    not_copied=("offsite_journal", "offsite_custodian", "offsite_drill", "tenant_sequence", "platform_usage"),
     routers=(
         health.router,
         municipalities.router,
@@ -83,5 +96,6 @@ PLATFORM = ModuleDeclaration(
     settings=tenancy.PLATFORM_SETTINGS,
     cli=(("jobs", jobs_app),),
     feeds=(outbox.OUTBOX_FEED,),
-    jobs=periodic.JOBS,
+    jobs=(*periodic.JOBS, *metering.JOBS),
+    meters=metering.METERS,
 )

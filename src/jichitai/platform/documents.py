@@ -16,6 +16,10 @@ What this module guarantees:
   variation sequence the font does not know. Nothing is dropped or substituted without a mark.
 - :func:`html_to_pdf` renders with a URL fetcher that reads only the MJ font file and ``data:`` URLs, so a
   document can never pull anything else from the disk or the network.
+- Rendering is bounded: a process renders at most ``pdf_renderers`` documents at once
+  (:func:`configure_renderers`), each renderer keeping one loaded copy of the font, and routes run their
+  printing use case on rendering threads of its own (:func:`run_in_renderer`), never on the threads that
+  serve searches.
 
 Nothing here knows about registries or certificates; the modules bring their own templates.
 """
@@ -28,14 +32,21 @@ import shutil
 import subprocess
 import threading
 import unicodedata
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 import segno
+from anyio.lowlevel import RunVar
 from markupsafe import Markup, escape
 
 from jichitai.platform.errors import DomainError
+
+T = TypeVar("T")
 
 FONT_FAMILY = "IPAmjMincho"
 """The family name fontconfig knows IPAmj明朝 by."""
@@ -225,64 +236,172 @@ def font_face_css() -> str:
     return f'@font-face {{ font-family: "MJ"; src: url("{path.as_uri()}"); }}'
 
 
-_per_thread: dict[tuple[int, str], Any] = {}
-"""WeasyPrint objects by (thread id, kind). A thread that ended leaves its objects to the next thread that
-gets its id, which is safe (used by one thread at a time); they are released at exit, while Pango is still
-loaded (released later, at interpreter shutdown, their finalisers fail noisily)."""
+class _Renderer:
+    """One WeasyPrint font configuration with the MJ font loaded, and the URL fetcher that goes with it.
 
-
-@atexit.register
-def _release() -> None:
-    _per_thread.clear()
-
-
-def _font_config() -> Any:
-    """One WeasyPrint font configuration per thread: the 46 MB font is loaded once, not per document."""
-    key = (threading.get_ident(), "fonts")
-    config = _per_thread.get(key)
-    if config is None:
-        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
-
-        config = _per_thread[key] = FontConfiguration()
-    return config
-
-
-def _fetcher() -> Any:
-    """This thread's WeasyPrint URL fetcher: it serves only the MJ font file and ``data:`` URLs, and fails the
-    document on any error (a font that did not load must not be replaced silently by another one).
-
-    One per thread, like the font configuration: a fetcher keeps per-request state.
+    A font configuration loads the font into a fontconfig/Pango font map of its own (WeasyPrint copies the
+    46 MB file into a temporary folder for it, and FreeType maps that copy), so each renderer costs one copy
+    of the font; they are few (:func:`configure_renderers`) and kept for the life of the process. A renderer
+    is used by one thread at a time (Pango font maps are not thread-safe), by whichever thread holds it.
     """
-    key = (threading.get_ident(), "fetcher")
-    fetcher = _per_thread.get(key)
-    if fetcher is None:
+
+    def __init__(self) -> None:
+        from weasyprint.text.fonts import FontConfiguration  # type: ignore[import-untyped]
         from weasyprint.urls import URLFetcher  # type: ignore[import-untyped]
 
+        _share_font_file()
         font = find_mj_font()
 
         class OnlyTheFont(URLFetcher):  # type: ignore[misc]
+            """Serves only the MJ font file and ``data:`` URLs, and fails the document on any error (a font
+            that did not load must not be replaced silently by another one)."""
+
             def fetch(self, url: str, headers: Any = None) -> Any:
                 if not url.startswith("data:") and (font is None or url != font.as_uri()):
                     raise ValueError(f"blocked: {url[:80]}")
                 return super().fetch(url, headers)
 
-        fetcher = _per_thread[key] = OnlyTheFont(allowed_protocols=("file", "data"), fail_on_errors=True)
-    return fetcher
+        self.font_config = FontConfiguration()
+        self.fetcher = OnlyTheFont(allowed_protocols=("file", "data"), fail_on_errors=True)
+
+
+_renderers_guard = threading.Lock()
+_idle: list[_Renderer] = []
+_capacity = 1
+_slots = threading.BoundedSemaphore(_capacity)
+_made = 0
+
+
+@atexit.register
+def _release() -> None:
+    # Released at exit while Pango is still loaded (later, at interpreter shutdown, finalisers fail noisily).
+    _idle.clear()
+
+
+def configure_renderers(count: int) -> None:
+    """Render at most ``count`` documents at once in this process (the setting ``pdf_renderers``).
+
+    Every caller of :func:`html_to_pdf` waits for a free renderer, whatever thread it runs on, so the
+    process never holds more than ``count`` copies of the font however many threads print.
+    """
+    global _capacity, _slots
+    if count < 1:
+        raise ValueError("at least one renderer")
+    with _renderers_guard:
+        if count != _capacity:
+            _capacity, _slots = count, threading.BoundedSemaphore(count)
+            del _idle[count:]
+
+
+def renderer_capacity() -> int:
+    """How many documents this process renders at once."""
+    return _capacity
+
+
+def renderers_made() -> int:
+    """Renderers (font copies) made in this process so far, for tests and benchmarks."""
+    return _made
+
+
+@contextmanager
+def _renderer() -> Iterator[_Renderer]:
+    global _made
+    with _slots:
+        with _renderers_guard:
+            renderer = _idle.pop() if _idle else None
+        if renderer is None:
+            renderer = _Renderer()
+            with _renderers_guard:
+                _made += 1
+        try:
+            yield renderer
+        finally:
+            with _renderers_guard:
+                if len(_idle) < _capacity:
+                    _idle.append(renderer)
+
+
+_render_limiter: RunVar[anyio.CapacityLimiter] = RunVar("jichitai_document_renderers")
+
+
+def render_limiter() -> anyio.CapacityLimiter:
+    """The running event loop's limiter for rendering threads, as wide as :func:`renderer_capacity`."""
+    try:
+        limiter = _render_limiter.get()
+    except LookupError:
+        limiter = anyio.CapacityLimiter(_capacity)
+        _render_limiter.set(limiter)
+    if limiter.total_tokens != _capacity:
+        limiter.total_tokens = _capacity
+    return limiter
+
+
+async def run_in_renderer(func: Callable[..., T], *args: Any) -> T:
+    """Run ``func(*args)``, a use case that renders a document, on a rendering thread.
+
+    For routes (``async def``): the call waits for one of the :func:`renderer_capacity` rendering slots of
+    the event loop, not for a thread of the pool that runs synchronous routes, so searches and other
+    requests go on while documents render or queue for a renderer.
+    """
+    return await anyio.to_thread.run_sync(func, *args, limiter=render_limiter())
 
 
 def html_to_pdf(html: str) -> bytes:
-    """Render a complete HTML document (which uses :func:`font_face_css`) to PDF bytes with WeasyPrint."""
+    """Render a complete HTML document (which uses :func:`font_face_css`) to PDF bytes with WeasyPrint.
+
+    Waits for a free renderer (:func:`configure_renderers`).
+    """
     if find_mj_font() is None:
         raise FontMissing()
     from weasyprint import HTML  # type: ignore[import-untyped]  # heavy: only where documents are made
     from weasyprint.urls import FatalURLFetchingError
 
-    try:
-        pdf = HTML(string=html, url_fetcher=_fetcher()).write_pdf(font_config=_font_config())
-    except FatalURLFetchingError as exc:  # a BaseException: turned into an error the app reports as such
-        raise RuntimeError(f"the document needs a resource it may not load: {exc}") from exc
+    with _renderer() as renderer:
+        try:
+            pdf = HTML(string=html, url_fetcher=renderer.fetcher).write_pdf(font_config=renderer.font_config)
+        except FatalURLFetchingError as exc:  # a BaseException: turned into an error the app reports as such
+            raise RuntimeError(f"the document needs a resource it may not load: {exc}") from exc
     assert pdf is not None  # write_pdf without a target returns the bytes
     return bytes(pdf)
+
+
+@functools.cache
+def _share_font_file() -> None:
+    """Let every PDF share one in-memory copy of the MJ font file instead of copying it per document.
+
+    WeasyPrint (70) copies the whole font file of every font a document uses into a new ``bytes``
+    (``weasyprint.pdf.fonts.get_hb_object_data``) and then subsets the font from HarfBuzz's face, so the
+    copy is only read for its first bytes: for IPAmj明朝 that is 46 MB allocated, copied and freed per PDF,
+    20-40 ms of a 180 ms page (docs/adr/0014-certificate-renderer.md). This wraps that function so
+    that, for a face whose data is the MJ font file, it returns the file's bytes read once per process;
+    any other request goes to WeasyPrint's own function. Without the font, or in a WeasyPrint without
+    that function, nothing changes.
+    """
+    path = find_mj_font()
+    try:
+        from weasyprint.pdf import fonts as pdf_fonts  # type: ignore[import-untyped]
+        from weasyprint.text.ffi import ffi, harfbuzz  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - a WeasyPrint laid out differently: keep its behaviour
+        return
+    original = getattr(pdf_fonts, "get_hb_object_data", None)
+    if path is None or original is None:
+        return
+    data = path.read_bytes()
+    head = data[:4096]
+
+    def get_hb_object_data(hb_object: Any, ot_color: Any = None, glyph: Any = None) -> Any:
+        if ot_color is None and glyph is None:
+            blob = harfbuzz.hb_face_reference_blob(hb_object)
+            try:
+                if harfbuzz.hb_blob_get_length(blob) == len(data):
+                    start = harfbuzz.hb_blob_get_data(blob, ffi.NULL)
+                    if start != ffi.NULL and ffi.buffer(start, len(head))[:] == head:
+                        return data
+            finally:
+                harfbuzz.hb_blob_destroy(blob)
+        return original(hb_object, ot_color, glyph)
+
+    pdf_fonts.get_hb_object_data = get_hb_object_data
 
 
 def qr_svg_data_uri(text: str) -> str:

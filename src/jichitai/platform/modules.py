@@ -13,6 +13,7 @@ process that never ran the loader, so a forgotten import fails loudly instead of
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -230,6 +231,25 @@ class DemoSpec:
 
 
 @dataclass(frozen=True)
+class MeterSpec:
+    """A figure of a town's use of the installation, per month, for the cost split (:mod:`metering`).
+
+    ``measure(session, tenant, month)`` returns the figure for the month starting on ``month`` (a first day),
+    read from the module's own tables in a session that declared the town; the platform's metering job calls
+    it a few times a day and keeps the last answer of each month. ``measure=None`` marks a figure counted as
+    it happens instead (``metering.add``), such as requests. ``usage`` marks figures that count towards the
+    利用量割; ``population`` marks the one figure that is the town's population (人口割).
+    """
+
+    code: str
+    label: str
+    unit: str
+    measure: Callable[[Session, Tenant, dt.date], int] | None = None
+    usage: bool = True
+    population: bool = False
+
+
+@dataclass(frozen=True)
 class ModuleDeclaration:
     """Everything one module brings to the platform, in one place."""
 
@@ -253,6 +273,8 @@ class ModuleDeclaration:
     feeds: Sequence[FeedSpec] = ()
     consumers: Sequence[ConsumerSpec] = ()
     jobs: Sequence[JobSpec] = ()
+    meters: Sequence[MeterSpec] = ()
+    """Monthly figures of a town's use the module can tell (certificates issued, residents)."""
 
 
 @dataclass(frozen=True)
@@ -278,6 +300,7 @@ class Catalog:
     feeds: dict[str, FeedSpec] = field(default_factory=dict)
     consumers: dict[str, ConsumerSpec] = field(default_factory=dict)
     jobs: dict[str, JobSpec] = field(default_factory=dict)
+    meters: dict[str, MeterSpec] = field(default_factory=dict)
     owners: dict[str, str] = field(default_factory=dict)
     """Which module declared each table."""
 
@@ -347,6 +370,7 @@ def build_catalog(declarations: Sequence[ModuleDeclaration]) -> Catalog:
         _merge_unique(catalog.feeds, d.feeds, "feed", d.name)
         _merge_unique(catalog.consumers, d.consumers, "consumer", d.name)
         _merge_unique(catalog.jobs, d.jobs, "job", d.name)
+        _merge_unique(catalog.meters, d.meters, "meter", d.name)
         for fragment in d.roles:
             fragments.setdefault(fragment.code, []).append(fragment)
     for code, parts in fragments.items():
@@ -409,6 +433,7 @@ __all__ = [
     "FeedSpec",
     "JobContext",
     "JobSpec",
+    "MeterSpec",
     "ModuleDeclaration",
     "ModulesNotLoaded",
     "NavEntry",

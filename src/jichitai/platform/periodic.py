@@ -5,7 +5,14 @@ Before the scheduler, each of these had a thread of its own in every server work
 once, with the same settings as before (an interval of 0 turns the job off):
 
 - ``audit.sign`` signs the due audit-chain heads (``JICHITAI_AUDIT_SIGN_INTERVAL``, ``…_EVERY``);
-- ``offsite.ship`` ships every town's journal to its custodians (``JICHITAI_OFFSITE_SHIP_INTERVAL``);
+- ``offsite.ship`` ships every town's journal to its custodians as soon as a commit journals a change
+  (``JICHITAI_OFFSITE_SHIP_INTERVAL`` is its fallback poll, 1 s by default). Under the scheduler, one run is
+  a *shipping session* (:func:`_ship`): a pass, then a wait for the capture's wake-up (:mod:`.offsite.wake`:
+  in-process, and on PostgreSQL a ``NOTIFY`` from any worker) or the interval, then the next pass, for up
+  to :data:`SHIP_SESSION` seconds while the scheduler runs.
+  Each pass ships only the custodians that are due (:func:`~.offsite.shipper.ship_due`, one discovery
+  query). The job's lease keeps the session to one worker; each custodian's own lease keeps a manual
+  ``jichitai offsite ship`` (or a second session after a lost lease) from shipping the same entries;
 - ``offsite.drills`` runs the restore drills that are due (``JICHITAI_OFFSITE_DRILL_INTERVAL``). It looks
   for due drills hourly (or at the drill interval, if shorter): each custodian is drilled once its last
   drill is older than the drill interval, so a drill is never late by more than an hour;
@@ -15,12 +22,15 @@ once, with the same settings as before (an interval of 0 turns the job off):
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 from jichitai.platform.audit_schedule import sign_due_heads
 from jichitai.platform.feeds import DISPATCH_JOB
 from jichitai.platform.modules import JobContext, JobSpec
+from jichitai.platform.offsite import wake
 from jichitai.platform.offsite.keys import KeyStore
-from jichitai.platform.offsite.shipper import run_due_drills, ship_all
+from jichitai.platform.offsite.shipper import run_due_drills, ship_due
 from jichitai.settings import Settings
 
 DRILL_LOOK_EVERY = 3600.0
@@ -32,14 +42,60 @@ def _sign(context: JobContext) -> None:
     sign_due_heads(context.engine, settings.resolved_audit_key_dir(), every_entries=settings.audit_sign_every)
 
 
+SHIP_JOB = "offsite.ship"
+SHIP_SESSION = 600.0
+"""Longest shipping session (seconds): then the run ends, its outcome is recorded on the job's row, and the
+scheduler starts the next one at its next look (about a second later)."""
+SCHEDULER_THREAD = "job-scheduler"
+"""The name :class:`~jichitai.platform.jobs.Scheduler` gives its thread (its job threads: ``job:<name>``)."""
+
+
+def _under_scheduler() -> bool:
+    """True when this run was started by a scheduler thread of this process (not ``run_job_once``)."""
+    return threading.current_thread().name == f"job:{SHIP_JOB}"
+
+
+def _scheduler_running() -> bool:
+    """False once the scheduler of this process has stopped (shutdown): the session then ends within a pass.
+
+    The job context carries no stop signal, so the session watches the scheduler's thread instead.
+    """
+    return any(t.name == SCHEDULER_THREAD and t.is_alive() for t in threading.enumerate())
+
+
+def _wait_for_work(waiter: wake.Waiter, poll: float) -> None:
+    """Return at a wake-up, after ``poll`` seconds, or within a second of the scheduler stopping."""
+    deadline = time.monotonic() + poll
+    while (left := deadline - time.monotonic()) > 0:
+        if waiter.wait(min(left, 1.0)) or not _scheduler_running():
+            return
+
+
 def _ship(context: JobContext) -> None:
+    """A shipping session under the scheduler (see the module docstring); one pass otherwise (cron, CLI)."""
     settings = context.settings
-    ship_all(
-        context.engine,
-        KeyStore(settings.resolved_key_dir()),
-        snapshot_every=settings.offsite_snapshot_every,
-        keep_snapshots=settings.offsite_keep_snapshots,
-    )
+    keys = KeyStore(settings.resolved_key_dir())
+    if not _under_scheduler():
+        ship_due(
+            context.engine,
+            keys,
+            snapshot_every=settings.offsite_snapshot_every,
+            keep_snapshots=settings.offsite_keep_snapshots,
+        )
+        return
+    session_ends = time.monotonic() + SHIP_SESSION
+    with wake.waiter(context.engine) as waiter:
+        while True:
+            waiter.clear()  # before the pass looks: a commit during the pass wakes the next one
+            ship_due(
+                context.engine,
+                keys,
+                snapshot_every=settings.offsite_snapshot_every,
+                keep_snapshots=settings.offsite_keep_snapshots,
+            )
+            if time.monotonic() >= session_ends or not _scheduler_running():
+                return
+            _wait_for_work(waiter, float(settings.offsite_ship_interval))
 
 
 def _drill_look_interval(settings: Settings) -> float:
@@ -62,7 +118,7 @@ JOBS = (
         run=_sign,
     ),
     JobSpec(
-        name="offsite.ship",
+        name=SHIP_JOB,
         description="各団体のジャーナル・スナップショットを副本の保管先へ送付する",
         interval=lambda settings: float(settings.offsite_ship_interval),
         run=_ship,

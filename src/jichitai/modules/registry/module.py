@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jichitai.modules.registry import certificates, cli, demo, legacy, permissions, records, support
+from jichitai.modules.registry import certificates, cli, demo, legacy, meters, permissions, records, support
 from jichitai.modules.registry.certificates import api as certificate_api
 from jichitai.modules.registry.certificates import verification
 from jichitai.modules.registry.certificates import views as certificate_views
@@ -72,4 +72,5 @@ MODULE = ModuleDeclaration(
     cli=(("registry", cli.app),),
     demo=DemoSpec(demo.seed_demo, order=10),
     feeds=(feed.REGISTRY_FEED,),
+    meters=meters.METERS,
 )

@@ -6,22 +6,29 @@ alike. Just before the commit the rows are read back as they now stand and writt
 counters, as one :class:`~.journal.JournalEntry` per town in the same transaction: the journal commits or
 rolls back with the work it records. Writes that bypass the ORM session (the bulk loader's COPY) are not
 seen; the shipper's full snapshot covers them (docs/adr/0010-offsite-journal.md).
+
+Once such a transaction has committed, the capture wakes the server's shipper (:mod:`.wake`), so that the
+change is shipped at once rather than at the next poll.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, event, inspect, select, tuple_
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, UOWTransaction
 
 from jichitai.platform.modules import catalog
-from jichitai.platform.offsite import journal
+from jichitai.platform.offsite import journal, wake
 from jichitai.platform.tenancy import Tenant, TenantSequence
 
 KEY = "offsite_touched"
 OBJECTS = "offsite_objects"
+JOURNALED = "offsite_journaled"
+"""Set in ``session.info`` when the committing transaction appended entries: the shipper is woken after it."""
 
 Touched = dict[str, dict[Table, set[tuple[Any, ...]]]]
 _installed = False
@@ -48,6 +55,7 @@ def install() -> None:
     event.listen(Session, "after_flush", _after_flush)
     event.listen(Session, "do_orm_execute", _before_bulk)
     event.listen(Session, "before_commit", _before_commit)
+    event.listen(Session, "after_commit", _after_commit)
     event.listen(Session, "after_transaction_end", _transaction_end)
     _installed = True
 
@@ -72,6 +80,13 @@ def _transaction_end(session: Session, transaction: SessionTransaction) -> None:
     # (its own rows are then simply found missing and journaled as absent).
     if transaction.parent is None:
         _clear(session)
+        session.info.pop(JOURNALED, None)  # a rollback after before_commit: nothing was committed
+
+
+def _after_commit(session: Session) -> None:
+    # Runs before after_transaction_end, once the entries are durable: now the shipper may find them.
+    if session.info.pop(JOURNALED, None):
+        wake.notify()
 
 
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
@@ -93,6 +108,29 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
         else:
             previous = objects.get((table.name, ordered))
             objects[table.name, ordered] = (obj, id(obj) in new or (previous is not None and previous[1]))
+
+
+@dataclass(frozen=True)
+class _Inserted:
+    """A row inserted through Core by this transaction, remembered by its values (there is no object)."""
+
+    image: dict[str, Any]
+
+
+def remember_inserted(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Note rows this transaction inserted with a Core ``INSERT`` (which the flush events never see): their
+    keys are touched like a flushed object's, and their journal images are the values given, not a read-back.
+    Each row must give every column of ``table``."""
+    if not is_municipal(table):
+        return
+    names = [c.name for c in table.primary_key.columns]
+    columns = [c.name for c in table.columns]
+    touched = _touched(session)
+    objects = _objects(session)
+    for row in rows:
+        key = tuple(row[n] for n in names)
+        touched[str(row["lg_code"])][table].add(key)
+        objects[table.name, key] = (_Inserted({c: journal.to_json(row[c]) for c in columns}), True)
 
 
 def _before_bulk(state: ORMExecuteState) -> None:
@@ -123,6 +161,8 @@ def _before_commit(session: Session) -> None:
         write_entry(session, Tenant(lg_code), touched[lg_code], objects)
     session.flush()
     _clear(session)
+    wake.announce(session)  # PostgreSQL: every process's shipper hears of it when (and if) this commits
+    session.info[JOURNALED] = True
 
 
 def _image_in_memory(obj: Any, table: Table, inserted: bool) -> dict[str, Any] | None:
@@ -131,6 +171,8 @@ def _image_in_memory(obj: Any, table: Table, inserted: bool) -> dict[str, Any] |
     An object changed only by an ORM bulk UPDATE is stale in memory; those keys are never remembered as
     objects after the bulk statement (``_before_bulk`` forgets them), so they are read back.
     """
+    if isinstance(obj, _Inserted):
+        return obj.image
     state = inspect(obj)
     if state.deleted or state.detached or state.expired_attributes:
         return None

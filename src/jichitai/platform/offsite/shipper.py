@@ -4,31 +4,41 @@ The custodian is the record of what it holds: each pass lists its chunk ids (whi
 ranges) and ships the journal entries after the highest one, so a pass that died after storing a chunk
 but before noting it here neither repeats nor skips anything. The table ``offsite_custodian`` names each
 town's custodians and keeps the last outcome for ``jichitai offsite status`` and the alert.
+
+The server's shipping job (:mod:`jichitai.platform.periodic`) does not visit every custodian on every pass:
+:func:`due_custodians` finds, in one installation-wide query, the custodians whose town's journal has gone
+past what they were last known to hold (or that failed a while ago, or were not checked for an hour), and
+:func:`ship_due` works on those alone, so an idle installation costs a constant few statements per pass.
+A manual ``jichitai offsite ship`` (:func:`ship_all`) still asks every custodian.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 import uuid
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ForeignKeyConstraint, Integer, String, Table, or_, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import ForeignKeyConstraint, Integer, String, Table, case, func, or_, select, update
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from jichitai.platform import metering
 from jichitai.platform.db import LG_CODE, Base, UnitOfWork, as_utc, read_session, utcnow
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.custodian import Custodian, parse_chunk_id
-from jichitai.platform.offsite.drills import DrillState, OffsiteDrill, drill_state, due, run_drill
+from jichitai.platform.offsite.drills import DrillState, OffsiteDrill, drill_state, run_drill
 from jichitai.platform.offsite.drills import record as record_drill
 from jichitai.platform.offsite.envelope import read_header, seal
 from jichitai.platform.offsite.http_custodian import close, open_custodian
 from jichitai.platform.offsite.keys import KeyStore
 from jichitai.platform.offsite.snapshot import PART_ROWS, dump, header, ship_snapshot
 from jichitai.platform.offsite.tables import checked_tables
-from jichitai.platform.tenancy import ALL_TOWNS, declare, get_tenant
+from jichitai.platform.tenancy import ALL_TOWNS, get_tenant
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +140,7 @@ def _put(
     sealed = seal(header, dump(body), wrapping)
     custodian.put(lg_code, sealed.chunk_id, sealed.blob, sealed.wraps)
     custodian.put_heads(lg_code, header["heads"])
+    metering.add(lg_code, metering.OFFSITE_BYTES, len(sealed.blob))
 
 
 def prune(custodian: Custodian, lg_code: str, keep: int) -> int:
@@ -205,6 +216,7 @@ def ship_town(
         result.snapshot = True
         result.pruned = prune(custodian, lg_code, keep_snapshots)
     while items := _unshipped(engine, lg_code, shipped, batch):
+        more = len(items) == batch  # a short batch was the end of the journal: no further (empty) read
         first, last = items[0]["seq"], items[-1]["seq"]
         audit = [row for item in items for row in item["payload"].get("upsert", {}).get("audit_entry", [])]
         heads = {
@@ -216,21 +228,39 @@ def ship_town(
         result.chunks += 1
         result.entries += len(items)
         shipped = last
+        if not more:
+            break
     result.shipped_seq = shipped
     return result
 
 
-def _record(engine: Engine, lg_code: str, location: str, *, shipped: int | None, error: str | None) -> None:
+def _record(
+    engine: Engine,
+    lg_code: str,
+    location: str,
+    *,
+    shipped: int | None,
+    error: str | None,
+    release: str | None = None,
+) -> None:
+    """Note the attempt's outcome on the custodian's row and, given the lease's owner, release the lease:
+    one UPDATE in one write transaction (a pass writes twice per custodian: the lease and this)."""
+    table = OffsiteCustodian.__table__
+    assert isinstance(table, Table)
+    now = utcnow()
+    values: dict[str, Any] = {"last_attempt_at": now, "last_error": error[:500] if error else None}
+    if shipped is not None:
+        values.update(shipped_seq=shipped, shipped_at=now)
+    if release is not None:
+        mine = table.c.lease_owner == release
+        values.update(
+            lease_owner=case((mine, None), else_=table.c.lease_owner),
+            lease_until=case((mine, None), else_=table.c.lease_until),
+        )
     with UnitOfWork(engine, tenant=lg_code) as uow:
-        row = uow.session.get(OffsiteCustodian, (lg_code, location))
-        if row is None:
-            return
-        now = utcnow()
-        row.last_attempt_at = now
-        row.last_error = error[:500] if error else None
-        if shipped is not None:
-            row.shipped_seq = shipped
-            row.shipped_at = now
+        uow.session.execute(
+            update(table).where(table.c.lg_code == lg_code, table.c.location == location).values(**values)
+        )
         uow.commit()
 
 
@@ -252,23 +282,159 @@ def ship_all(
         query = select(OffsiteCustodian.lg_code, OffsiteCustodian.location)
         if lg_code is not None:
             query = query.where(OffsiteCustodian.lg_code == lg_code)
-        targets = list(session.execute(query.order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location)))
-    if targets:
-        with engine.connect() as conn:
-            checked_tables(conn)
-    results: list[ShipResult | str] = []
-    owner = uuid.uuid4().hex
-    for code, location in targets:
-        if not _lease(engine, code, location, owner):
-            results.append(ShipResult(code, location, busy=True))
-            continue
-        try:
-            results.append(
-                _ship_one(engine, keys, code, location, snapshot_every, force_snapshot, keep_snapshots)
+        rows = session.execute(query.order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location))
+        targets = [(str(code), str(location)) for code, location in rows]
+    return _ship_targets(
+        engine,
+        keys,
+        targets,
+        snapshot_every=snapshot_every,
+        force_snapshot=force_snapshot,
+        keep_snapshots=keep_snapshots,
+    )
+
+
+RETRY_AFTER_ERROR = dt.timedelta(seconds=30)
+"""A custodian whose last attempt failed is tried again after this long, not on every (one-second) pass:
+an unreachable partner must not slow every pass down by its timeouts."""
+RECHECK_EVERY = dt.timedelta(hours=1)
+"""A custodian that seems current is asked what it holds at least this often (one whose copy was lost or
+pruned by hand gets it back without waiting for the town's next change)."""
+
+
+@dataclass(frozen=True)
+class DueCustodian:
+    """A custodian with something to do: its town's journal head and what it was last known to hold."""
+
+    lg_code: str
+    location: str
+    journal_seq: int
+    shipped_seq: int
+
+
+def due_custodians(
+    session: Session, *, now: dt.datetime | None = None, lg_codes: Sequence[str] | None = None
+) -> list[DueCustodian]:
+    """The custodians with something to ship, found in ONE statement whatever the number of towns.
+
+    Due: the town's journal head (an index probe per custodian: the newest entry by primary key) is past the
+    custodian's ``shipped_seq``, or the custodian was never tried, or it was not tried for
+    :data:`RECHECK_EVERY`; one whose last attempt failed waits :data:`RETRY_AFTER_ERROR` first. The caller
+    declares the transaction installation-wide (``'*'``) or for the town it names.
+    """
+    moment = now or utcnow()
+    entry = journal.JournalEntry
+    custodian = OffsiteCustodian
+    head = (
+        select(entry.seq)
+        .where(entry.lg_code == custodian.lg_code)
+        .order_by(entry.seq.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    behind = func.coalesce(head, 0) > custodian.shipped_seq
+    query = (
+        select(custodian.lg_code, custodian.location, func.coalesce(head, 0), custodian.shipped_seq)
+        .where(
+            or_(
+                custodian.last_attempt_at.is_(None),
+                custodian.last_attempt_at < moment - RECHECK_EVERY,
+                behind
+                & (custodian.last_error.is_(None) | (custodian.last_attempt_at < moment - RETRY_AFTER_ERROR)),
             )
-        finally:
-            _release(engine, code, location, owner)
-    return results
+        )
+        .order_by(custodian.lg_code, custodian.location)
+    )
+    if lg_codes is not None:
+        query = query.where(custodian.lg_code.in_(list(lg_codes)))
+    return [DueCustodian(str(c), str(loc), int(h), int(s)) for c, loc, h, s in session.execute(query)]
+
+
+SHIP_THREADS = 4
+"""Custodians shipped at once by one pass (:func:`ship_due`): most of a chunk's cost is waiting — fsyncs
+of a directory custodian, a partner's answer — so a few threads keep a pass over many due towns short."""
+
+
+def ship_due(
+    engine: Engine,
+    keys: KeyStore,
+    *,
+    snapshot_every: int = 10_000,
+    keep_snapshots: int = 3,
+    threads: int = SHIP_THREADS,
+    now: dt.datetime | None = None,
+) -> list[ShipResult | str]:
+    """One pass of the server's shipper: ship to the custodians :func:`due_custodians` names, and no other.
+
+    An idle installation costs the one discovery query (and its declaration); each due custodian is then
+    shipped as by :func:`ship_all`, under its lease, in transactions declared for its town.
+    """
+    with read_session(engine, tenant=ALL_TOWNS) as session:
+        targets = [(d.lg_code, d.location) for d in due_custodians(session, now=now)]
+    return _ship_targets(
+        engine,
+        keys,
+        targets,
+        snapshot_every=snapshot_every,
+        force_snapshot=False,
+        keep_snapshots=keep_snapshots,
+        threads=threads,
+        cached_check=True,
+    )
+
+
+TABLES_RECHECK = 60.0
+"""Seconds the server's shipper trusts its last check that the declared town tables are the database's
+(:func:`~.tables.checked_tables` reads the catalogue: on SQLite one statement per table, on every pass)."""
+_tables_checked: dict[str, float] = {}
+
+
+def _check_tables(engine: Engine, *, cached: bool) -> None:
+    """Refuse to ship when the declared and the present town tables differ; with ``cached``, at most every
+    :data:`TABLES_RECHECK` seconds per database (a pass after a failed check checks again)."""
+    key = engine.url.render_as_string(hide_password=True)
+    if cached and time.monotonic() - _tables_checked.get(key, -TABLES_RECHECK) < TABLES_RECHECK:
+        return
+    with engine.connect() as conn:
+        checked_tables(conn)
+    _tables_checked[key] = time.monotonic()
+
+
+def _ship_targets(
+    engine: Engine,
+    keys: KeyStore,
+    targets: list[tuple[str, str]],
+    *,
+    snapshot_every: int,
+    force_snapshot: bool,
+    keep_snapshots: int,
+    threads: int = 1,
+    cached_check: bool = False,
+) -> list[ShipResult | str]:
+    """Ship to each (town, custodian) under its lease, in order of ``targets`` (results likewise)."""
+    if not targets:
+        return []
+    _check_tables(engine, cached=cached_check)
+    owner = uuid.uuid4().hex
+
+    def one(target: tuple[str, str]) -> ShipResult | str:
+        code, location = target
+        if not _lease(engine, code, location, owner):
+            return ShipResult(code, location, busy=True)
+        try:
+            return _ship_one(
+                engine, keys, code, location, snapshot_every, force_snapshot, keep_snapshots, owner
+            )
+        except BaseException:
+            _release(engine, code, location, owner)  # recording the outcome failed: at least let go
+            raise
+
+    if threads <= 1 or len(targets) == 1:
+        return [one(target) for target in targets]
+    with ThreadPoolExecutor(
+        max_workers=min(threads, len(targets)), thread_name_prefix="offsite-ship"
+    ) as pool:
+        return list(pool.map(one, targets))
 
 
 LEASE = dt.timedelta(hours=1)
@@ -276,13 +442,15 @@ LEASE = dt.timedelta(hours=1)
 
 
 def _lease(engine: Engine, lg_code: str, location: str, owner: str) -> bool:
-    """Take the custodian for this pass, unless another shipper holds it (one atomic conditional UPDATE)."""
+    """Take the custodian for this pass, unless another shipper holds it (one atomic conditional UPDATE).
+
+    A unit of work, so that on SQLite it queues with the requests' writers instead of polling for the lock.
+    """
     table = OffsiteCustodian.__table__
     assert isinstance(table, Table)
     now = utcnow()
-    with engine.begin() as conn:
-        declare(conn, lg_code)
-        taken = conn.execute(
+    with UnitOfWork(engine, tenant=lg_code) as uow:
+        taken = uow.session.execute(
             update(table)
             .where(
                 table.c.lg_code == lg_code,
@@ -291,19 +459,20 @@ def _lease(engine: Engine, lg_code: str, location: str, owner: str) -> bool:
             )
             .values(lease_owner=owner, lease_until=now + LEASE)
         )
-        return taken.rowcount == 1
+        uow.commit()
+        return cast(CursorResult[Any], taken).rowcount == 1
 
 
 def _release(engine: Engine, lg_code: str, location: str, owner: str) -> None:
     table = OffsiteCustodian.__table__
     assert isinstance(table, Table)
-    with engine.begin() as conn:
-        declare(conn, lg_code)
-        conn.execute(
+    with UnitOfWork(engine, tenant=lg_code) as uow:
+        uow.session.execute(
             update(table)
             .where(table.c.lg_code == lg_code, table.c.location == location, table.c.lease_owner == owner)
             .values(lease_owner=None, lease_until=None)
         )
+        uow.commit()
 
 
 def _ship_one(
@@ -314,12 +483,14 @@ def _ship_one(
     snapshot_every: int,
     force_snapshot: bool,
     keep_snapshots: int,
+    owner: str,
 ) -> ShipResult | str:
+    """Ship to one custodian whose lease ``owner`` holds; the outcome is recorded and the lease released."""
     try:
         custodian = open_custodian(location, code, keys.root.parent)
     except Exception as exc:  # e.g. the partner's custody token is missing
         message = f"{type(exc).__name__}: {exc}"
-        _record(engine, code, location, shipped=None, error=message)
+        _record(engine, code, location, shipped=None, error=message, release=owner)
         return f"{code} {location}: {message}"
     try:
         result = ship_town(
@@ -334,11 +505,11 @@ def _ship_one(
     except Exception as exc:  # an unreachable custodian must not stop the others
         message = f"{type(exc).__name__}: {exc}"
         log.warning("offsite shipping to a custodian failed", extra={"lg_code": code, "error": message})
-        _record(engine, code, location, shipped=None, error=message)
+        _record(engine, code, location, shipped=None, error=message, release=owner)
         return f"{code} {location}: {message}"
     finally:
         close(custodian)
-    _record(engine, code, location, shipped=result.shipped_seq, error=None)
+    _record(engine, code, location, shipped=result.shipped_seq, error=None, release=owner)
     return result
 
 
@@ -424,14 +595,38 @@ def rotate_town_key(keys: KeyStore, lg_code: str, custodians: list[Custodian]) -
     return new_id, count
 
 
+def drills_due(
+    session: Session, interval: dt.timedelta, *, now: dt.datetime | None = None
+) -> list[tuple[str, str]]:
+    """(town, custodian) of every custodian that was shipped to and whose last drill is older than
+    ``interval`` (or that never had one): ONE grouped statement over every town and custodian."""
+    moment = now or utcnow()
+    last = (
+        select(
+            OffsiteDrill.lg_code, OffsiteDrill.location, func.max(OffsiteDrill.started_at).label("last_at")
+        )
+        .group_by(OffsiteDrill.lg_code, OffsiteDrill.location)
+        .subquery()
+    )
+    query = (
+        select(OffsiteCustodian.lg_code, OffsiteCustodian.location)
+        .outerjoin(
+            last,
+            (last.c.lg_code == OffsiteCustodian.lg_code) & (last.c.location == OffsiteCustodian.location),
+        )
+        .where(
+            OffsiteCustodian.shipped_seq > 0,
+            or_(last.c.last_at.is_(None), last.c.last_at <= moment - interval),
+        )
+        .order_by(OffsiteCustodian.lg_code, OffsiteCustodian.location)
+    )
+    return [(str(code), str(location)) for code, location in session.execute(query)]
+
+
 def run_due_drills(engine: Engine, keys: KeyStore, interval: dt.timedelta) -> int:
     """Drill every custodian whose last drill is older than ``interval``; the number run."""
     with read_session(engine, tenant=ALL_TOWNS) as session:
-        targets = [
-            (row.lg_code, row.location)
-            for row in session.scalars(select(OffsiteCustodian).where(OffsiteCustodian.shipped_seq > 0))
-            if due(session, row.lg_code, row.location, interval)
-        ]
+        targets = drills_due(session, interval)
     for code, location in targets:
         run_drill_at(engine, keys, code, location)
     return len(targets)

@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from jichitai.platform import metering
 from jichitai.platform.db import bind_tenant, utcnow
 from jichitai.platform.offsite import journal
 from jichitai.platform.offsite.bulk_rows import encode_rows, encoders
@@ -126,6 +127,7 @@ def ship_snapshot(
                     wrapping,
                 )
                 custodian.put(lg_code, pid, sealed.blob, sealed.wraps)
+                metering.add(lg_code, metering.OFFSITE_BYTES, len(sealed.blob))
                 parts.append(
                     {
                         "id": pid,
@@ -154,4 +156,5 @@ def ship_snapshot(
     sealed = seal(manifest_header, dump(manifest), wrapping)
     custodian.put(lg_code, sealed.chunk_id, sealed.blob, sealed.wraps)
     custodian.put_heads(lg_code, heads)
+    metering.add(lg_code, metering.OFFSITE_BYTES, len(sealed.blob))
     return SnapshotShipped(at, len(parts), total, heads)

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jichitai.platform.logging import request_id_var
+from jichitai.platform.web import request_stats
 from jichitai.platform.web.error_pages import PAGE_PREFIX, error_page
 from jichitai.platform.web.errors import error_body, note_refusal
 
@@ -38,6 +39,7 @@ class RequestIdMiddleware:
         request_id = given if _SAFE_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
+        statements, statements_token = request_stats.start()
         started = time.perf_counter()
         status: int | None = None
         failed = False
@@ -61,11 +63,13 @@ class RequestIdMiddleware:
                 # No answer at all: 500 after a crash, 499 (client closed request) when the client left first.
                 "status": status if status is not None else (500 if failed else 499),
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "statements": statements.count,  # SQL statements the request ran (request_stats)
             }
             error_code = scope["state"].get("error_code")
             if error_code:  # the one line a refusal leaves in the log names its code
                 extra["error"] = error_code
             log.info("request", extra=extra)
+            request_stats.finish(statements_token)
             request_id_var.reset(token)
 
 

@@ -7,6 +7,7 @@ identity and rights (services/certificates.py, services/certificate_documents.py
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from enum import Enum
 from typing import Annotated, Any
 
@@ -31,6 +32,7 @@ from jichitai.modules.registry.support import rules as support_rules
 from jichitai.modules.registry.support.schemas import CertificateIn
 from jichitai.platform.clock import today_jst
 from jichitai.platform.db import UnitOfWork, read_session
+from jichitai.platform.documents import run_in_renderer
 from jichitai.platform.tenancy import get_tenant
 from jichitai.platform.web.auth import Principal, require
 
@@ -84,6 +86,15 @@ def print_issue(
             reissue=reissue,
             base_url=str(request.base_url),
         )
+
+
+async def print_in_renderer(
+    request: Request, lg_code: str, issue_no: int, principal: Principal, *, reissue: bool
+) -> PrintedCertificate:
+    """:func:`print_issue` on one of the process's PDF rendering threads, not on a request thread: prints
+    queue for a renderer (``pdf_renderers``) while searches and the other routes keep their threads."""
+    job = functools.partial(print_issue, request, lg_code, issue_no, principal, reissue=reissue)
+    return await run_in_renderer(job)
 
 
 @router.post(
@@ -155,11 +166,14 @@ def get_certificate_issue(
     tags=CERTIFICATES,
     summary="証明書の印刷 (PDF)",
 )
-def get_certificate_pdf(lg_code: str, issue_no: IssueNo, request: Request, principal: Issuer) -> Response:
+async def get_certificate_pdf(
+    lg_code: str, issue_no: IssueNo, request: Request, principal: Issuer
+) -> Response:
     """The first print of an issuance (audited); printing it again is a 再交付 (POST …/reissue). Refused
     (audited ``denied``) when a 支援措置 in force today forbids it: a subject protected since the issuance, or
     the requester the 相手方 of anyone whose address the certificate reveals."""
-    return pdf_response(print_issue(request, lg_code, issue_no, principal, reissue=False), lg_code)
+    printed = await print_in_renderer(request, lg_code, issue_no, principal, reissue=False)
+    return pdf_response(printed, lg_code)
 
 
 @router.post(
@@ -170,10 +184,10 @@ def get_certificate_pdf(lg_code: str, issue_no: IssueNo, request: Request, princ
     tags=CERTIFICATES,
     summary="証明書の再交付 (PDF)",
 )
-def post_certificate_reissue(
+async def post_certificate_reissue(
     lg_code: str, issue_no: IssueNo, request: Request, principal: Issuer
 ) -> Response:
     """Print the original content again under a new 発行番号, marked 再交付 (logged, audited, no fee);
     refused like the first print when a 支援措置 in force today forbids it."""
-    printed = print_issue(request, lg_code, issue_no, principal, reissue=True)
+    printed = await print_in_renderer(request, lg_code, issue_no, principal, reissue=True)
     return pdf_response(printed, lg_code, 201)

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from starlette.datastructures import FormData
 
 from jichitai.modules.registry.certificates import rules as certificates
-from jichitai.modules.registry.certificates.api import pdf_response, print_issue
+from jichitai.modules.registry.certificates.api import pdf_response, print_in_renderer
 from jichitai.modules.registry.certificates.documents import fees_on, issuance_summary
 from jichitai.modules.registry.certificates.services import get_certificate_issue, request_certificate
 from jichitai.modules.registry.paths import UI, ui
@@ -261,12 +261,15 @@ def issued(
 
 
 @router.get("/certificates/{issue_no}/pdf")
-def certificate_pdf(request: Request, lg_code: str, issue_no: IssueNo, principal: Issuer) -> Response:
-    """The first print of an issuance, as a PDF (printed from the browser); later prints are 再交付."""
-    return pdf_response(print_issue(request, lg_code, issue_no, principal, reissue=False), lg_code)
+async def certificate_pdf(request: Request, lg_code: str, issue_no: IssueNo, principal: Issuer) -> Response:
+    """The first print of an issuance, as a PDF (printed from the browser); later prints are 再交付.
+    Rendered on a PDF rendering thread (:func:`print_in_renderer`), not on a request thread."""
+    printed = await print_in_renderer(request, lg_code, issue_no, principal, reissue=False)
+    return pdf_response(printed, lg_code)
 
 
 @router.post("/certificates/{issue_no}/reissue")
-def reissue(request: Request, lg_code: str, issue_no: IssueNo, principal: Issuer) -> Response:
+async def reissue(request: Request, lg_code: str, issue_no: IssueNo, principal: Issuer) -> Response:
     """Print the original content again under a new 発行番号, marked 再交付 (logged, audited, no fee)."""
-    return pdf_response(print_issue(request, lg_code, issue_no, principal, reissue=True), lg_code)
+    printed = await print_in_renderer(request, lg_code, issue_no, principal, reissue=True)
+    return pdf_response(printed, lg_code)

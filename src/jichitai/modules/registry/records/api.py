@@ -119,14 +119,12 @@ def get_resident(lg_code: str, atena_no: str, request: Request, principal: Reade
         tenant = get_tenant(session, lg_code)
         eras = load_eras(session)
         town = _town(session, tenant)
-        current = queries.current_record(session, tenant, atena_no)
+        records = queries.history(session, tenant, atena_no)
+        history = [record_out(r, town, eras, reveal_my_number=reveal) for r in records]
         out = ResidentOut(
             atena_no=atena_no,
-            current=record_out(current, town, eras, reveal_my_number=reveal),
-            history=[
-                record_out(r, town, eras, reveal_my_number=reveal)
-                for r in queries.history(session, tenant, atena_no)
-            ],
+            current=next(out for r, out in zip(records, history, strict=True) if r.is_current),
+            history=history,
             events=[
                 event_out(e, eras, reveal_my_number=reveal)
                 for e in queries.person_events(session, tenant, atena_no)

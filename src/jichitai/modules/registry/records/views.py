@@ -168,7 +168,8 @@ def person(
         tenant = get_tenant(session, lg_code)
         eras = load_eras(session)
         town = town_of(session, tenant)
-        current = queries.current_record(session, tenant, atena_no)
+        snapshots = queries.history(session, tenant, atena_no)
+        current = queries.current_of(snapshots)
         members = []
         if current.status is ResidentStatus.RESIDENT:
             members = queries.household_members(session, tenant, current.household_no)
@@ -180,7 +181,6 @@ def person(
             event_out(e, eras, reveal_my_number=reveal)
             for e in queries.person_events(session, tenant, atena_no)
         ]
-        snapshots = queries.history(session, tenant, atena_no)
         context = {
             "lg": lg_code,
             "person": record_out(current, town, eras, reveal_my_number=reveal),
