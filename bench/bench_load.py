@@ -81,7 +81,7 @@ from jichitai.platform.auth.models import StaffUser
 from jichitai.platform.db import UnitOfWork, read_session
 from jichitai.platform.jp.checkdigits import lg_code_check_digit
 from jichitai.platform.tenancy import Municipality, Tenant, create_municipality
-from jichitai.settings import get_settings
+from jichitai.settings import default_workers
 
 DB_NAME = "jichitai_bench_load"
 PASSWORD = "counter load passphrase 2026"
@@ -617,7 +617,7 @@ def main() -> None:
         for k in range(1, args.staff_per_town + 1)
         for s in specs
     ]
-    workers = args.workers or get_settings().workers
+    workers = args.workers or default_workers(url)  # what the server will take for this database
     work = Path(tempfile.mkdtemp(prefix="jichitai-bench-load-"))
     log = work / "server.log"
     print(f"work directory {work}", file=sys.stderr)
