@@ -83,9 +83,10 @@ def fresh_database(database: str, name: str) -> str:
     return url
 
 
-def create_town(engine: Engine) -> Tenant:
-    """Register the benchmark municipality and return its tenant."""
-    lg_code, name, kana, prefecture = TOWN
+def create_town(engine: Engine, spec: tuple[str, str, str, str] = TOWN) -> Tenant:
+    """Register a benchmark municipality (``(lg_code, name, kana, prefecture)``, by default the one of
+    :data:`TOWN`) and return its tenant."""
+    lg_code, name, kana, prefecture = spec
     with UnitOfWork(engine) as uow:
         create_municipality(
             uow,
@@ -96,7 +97,7 @@ def create_town(engine: Engine) -> Tenant:
             settings={"mayor_title": "町長", "mayor_name": "見本　太郎"},
             actor="bench",
         )
-    return town_tenant(engine)
+    return Tenant(lg_code)
 
 
 def staff_headers(

@@ -64,6 +64,7 @@ from sqlalchemy import Engine, select
 from _common import (
     ROOT,
     VAR,
+    create_town,
     fresh_database,
     machine,
     open_engine,
@@ -78,9 +79,9 @@ from jichitai.devdata.registry.bulk import load_population
 from jichitai.devdata.staff import create_bulk_staff
 from jichitai.modules.registry.records.models import PersonRecord, ResidentStatus
 from jichitai.platform.auth.models import StaffUser
-from jichitai.platform.db import UnitOfWork, read_session
+from jichitai.platform.db import read_session
 from jichitai.platform.jp.checkdigits import lg_code_check_digit
-from jichitai.platform.tenancy import Municipality, Tenant, create_municipality
+from jichitai.platform.tenancy import Municipality
 from jichitai.settings import default_workers
 
 DB_NAME = "jichitai_bench_load"
@@ -147,18 +148,8 @@ def populate(
     """Towns, residents and staff; returns what it took."""
     started = time.perf_counter()
     towns = []
-    for lg_code, name, kana, prefecture in specs:
-        with UnitOfWork(engine) as uow:
-            create_municipality(
-                uow,
-                lg_code=lg_code,
-                name=name,
-                name_kana=kana,
-                prefecture=prefecture,
-                settings={"mayor_title": "町長", "mayor_name": "見本　太郎"},
-                actor="bench",
-            )
-        towns.append(Tenant(lg_code))
+    for spec in specs:
+        towns.append(create_town(engine, spec))
     residents = 0
     for i, tenant in enumerate(towns):
         stats = load_population(engine, tenant, args.residents, i + 1, actor="bench", progress=False)
