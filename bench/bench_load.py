@@ -44,7 +44,6 @@ import math
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -74,6 +73,7 @@ from _common import (
     ratio,
     sqlite_url,
 )
+from bench_events import _stop_server as stop_server
 from jichitai.devdata.registry import vocabulary
 from jichitai.devdata.registry.bulk import load_population
 from jichitai.devdata.staff import create_bulk_staff
@@ -275,15 +275,6 @@ def start_server(
             time.sleep(0.3)
     stop_server(server)
     raise RuntimeError("server not ready within 90 s")
-
-
-def stop_server(server: subprocess.Popen[bytes]) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
 
 
 def sign_in(port: int, clerks: list[dict[str, str]]) -> dict[str, Any]:
