@@ -60,7 +60,7 @@ MUNICIPALITY_OPTION = typer.Option("--municipality", help="全国地方公共団
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Apply database migrations (スキーマを最新にします)."""
-    upgrade(database_url(), revision)
+    upgrade(database_url(), revision, app_role=get_settings().db_role or None)
     console.print(f"[green]データベースを {revision} に更新しました。[/green]")
 
 
@@ -275,7 +275,7 @@ def demo(
     from jichitai.platform.auth.services import DEMO_PASSWORD, create_demo_users
 
     count = residents or get_settings().demo_residents
-    upgrade(database_url())
+    upgrade(database_url(), app_role=get_settings().db_role or None)
     with engine_for_command() as engine:
         for i, (code, name, kana, pref, title, mayor) in enumerate(DEMO_TOWNS):
             with read_session(engine) as session:

@@ -343,7 +343,7 @@ def offsite_drill(
     which is what a weekly timer runs (R21).
     """
     url = cli_support.database_url()
-    upgrade(url)
+    upgrade(url, app_role=get_settings().db_role or None)
     engine = cli_support.command_engine()
     try:
         if source is None:
@@ -412,7 +412,7 @@ def custody_grant(
     ] = None,
 ) -> None:
     """Allow a town to deposit its off-site copy here; prints its custody token once (or writes it)."""
-    upgrade(cli_support.database_url())
+    upgrade(cli_support.database_url(), app_role=get_settings().db_role or None)
     engine = cli_support.command_engine()
     try:
         with UnitOfWork(engine) as uow:

@@ -92,13 +92,17 @@ _HASHED = (
 """The fields an entry's hash covers: all but the hash itself."""
 
 
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""The canonical JSON form the hashes are taken over, built once (the verifier hashes millions of rows)."""
+
+
 def _digest(fields: dict[str, Any]) -> str:
+    """The hash of the :data:`_HASHED` fields, ``recorded_at`` given as a datetime."""
     recorded = fields["recorded_at"]
     if recorded.tzinfo is None:
         recorded = recorded.replace(tzinfo=dt.UTC)
     payload = {**fields, "recorded_at": recorded.astimezone(dt.UTC).isoformat(timespec="microseconds")}
-    canonical = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -256,8 +260,6 @@ _CHAIN_COLUMNS = (
     AuditEntry.prev_hash,
     AuditEntry.entry_hash,
 )
-_CANONICAL = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-"""The encoder ``json.dumps`` builds for :func:`entry_digest`'s arguments, built once for the verifier."""
 
 
 def _row_digest(lg_code: str, row: Sequence[Any]) -> str:
@@ -267,23 +269,22 @@ def _row_digest(lg_code: str, row: Sequence[Any]) -> str:
     them. A test checks this function against :func:`entry_digest`.
     """
     seq, recorded, actor, role, purpose, action, subject, request_id, outcome, details, prev_hash, _ = row
-    if recorded.tzinfo is None:
-        recorded = recorded.replace(tzinfo=dt.UTC)
-    payload = {
-        "lg_code": lg_code,
-        "seq": seq,
-        "recorded_at": recorded.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-        "actor": actor,
-        "role": role,
-        "purpose": purpose,
-        "action": action,
-        "subject": subject,
-        "request_id": request_id,
-        "outcome": outcome,
-        "details": details,
-        "prev_hash": prev_hash,
-    }
-    return hashlib.sha256(_CANONICAL.encode(payload).encode("utf-8")).hexdigest()
+    return _digest(
+        {
+            "lg_code": lg_code,
+            "seq": seq,
+            "recorded_at": recorded,
+            "actor": actor,
+            "role": role,
+            "purpose": purpose,
+            "action": action,
+            "subject": subject,
+            "request_id": request_id,
+            "outcome": outcome,
+            "details": details,
+            "prev_hash": prev_hash,
+        }
+    )
 
 
 def _chain_rows(session: Session, tenant: Tenant, batch: int = 20_000) -> Iterator[Sequence[Any]]:

@@ -93,8 +93,8 @@ def run_in_chunks(
                 first_key, last_key = key(chunk[0]), key(chunk[-1])
                 summary = {"batch": name, "chunk": chunks + 1, "items": len(chunk)}
                 details = {**summary, "first": first_key, "last": last_key}
+                append_entries(uow.session, tenant, [who.entry(action, details=details)])  # collected, last
                 append_deferred(uow.session)  # the audit counter is locked from here to the commit only
-                append_entries(uow.session, tenant, [who.entry(action, details=details)])
                 uow.commit()
         except Exception as exc:  # the chunk rolled back; what was committed stays, and the report says so
             return BatchReport(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Table
-
 from jichitai.modules.costshare import api, models, permissions, views
 from jichitai.platform.modules import ModuleDeclaration, NavEntry
 
@@ -11,9 +9,7 @@ MODULE = ModuleDeclaration(
     name="costshare",
     title="費用負担",
     # Installation-wide rows (no lg_code): the joint operation's cost and agreed formula, in no town's copy.
-    tables=tuple(
-        t for t in (models.MonthlyCost.__table__, models.SplitFormula.__table__) if isinstance(t, Table)
-    ),
+    tables=tuple(model.__table__ for model in (models.MonthlyCost, models.SplitFormula)),  # type: ignore[misc]
     routers=(*api.routers, views.router),
     templates="jichitai.modules.costshare",
     permissions=permissions.PERMISSIONS,

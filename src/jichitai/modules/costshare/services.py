@@ -17,7 +17,7 @@ from jichitai.modules.costshare.models import MonthlyCost, SplitFormula
 from jichitai.modules.costshare.rules import Formula, Share, TownFigures, formula_problem, split
 from jichitai.platform import metering
 from jichitai.platform.clock import JST
-from jichitai.platform.db import UnitOfWork, utcnow
+from jichitai.platform.db import UnitOfWork, as_utc, utcnow
 from jichitai.platform.errors import InvalidInput
 from jichitai.platform.modules import MeterSpec
 from jichitai.platform.tenancy import Municipality
@@ -121,7 +121,7 @@ def _towns_of(session: Session, month: str) -> list[Municipality]:
     after = dt.date(first.year + first.month // 12, first.month % 12 + 1, 1)
     end = dt.datetime.combine(after, dt.time(), JST)
     towns = session.scalars(select(Municipality).order_by(Municipality.lg_code))
-    return [t for t in towns if (t.created_at.replace(tzinfo=t.created_at.tzinfo or dt.UTC)) < end]
+    return [t for t in towns if as_utc(t.created_at) < end]
 
 
 def month_report(session: Session, month: str) -> MonthReport:

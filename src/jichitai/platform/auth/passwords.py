@@ -110,7 +110,10 @@ def check_policy(
     if len(password) > MAX_LENGTH:
         raise _refuse(f"パスワードは{MAX_LENGTH}文字以内にしてください。", field)
     folded = fold(password)
-    if fold(login_name) in folded:
+    login = fold(login_name)
+    # folded, a short name (``a_`` is ``a``) would refuse every password holding that letter: it must appear
+    # as typed; from three letters on, in any width, case or separator
+    if login_name.casefold() in password.casefold() or (len(login) >= 3 and login in folded):
         raise _refuse("パスワードにログイン名を含めないでください。", field)
     words = {fold(w) for w in town}
     if any(w and w in folded for w in words):

@@ -41,10 +41,14 @@ _FALLBACK = (
 )
 
 
+def is_page_path(path: str) -> bool:
+    """Whether ``path`` is a screen (answered in HTML) rather than the API."""
+    return path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
+
+
 def is_page(request: Request) -> bool:
     """Whether the request is for a screen (answered in HTML) rather than the API."""
-    path = request.url.path
-    return path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
+    return is_page_path(request.url.path)
 
 
 def safe_next(target: str | None) -> str | None:

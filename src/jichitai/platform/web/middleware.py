@@ -15,9 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from jichitai.platform.jp.text import INVALID_CHARACTERS
 from jichitai.platform.logging import request_id_var
 from jichitai.platform.web import request_stats
-from jichitai.platform.web.error_pages import PAGE_PREFIX, error_page
+from jichitai.platform.web.error_pages import error_page, is_page_path
 from jichitai.platform.web.errors import error_body, note_refusal
 
 log = logging.getLogger("jichitai.access")
@@ -110,7 +111,7 @@ def _unstorable(field: str | None = None) -> Refusal:
     if field is not None and (len(field) > 200 or _bad_text(field)):
         field = None
     message = "使用できない文字 (制御文字など) が含まれています。"
-    return Refusal(422, "invalid_characters", f"{field}: {message}" if field else message, field)
+    return Refusal(422, INVALID_CHARACTERS, f"{field}: {message}" if field else message, field)
 
 
 def _child(path: str, key: str | int) -> str:
@@ -161,11 +162,6 @@ def expected_media_type(method: str, path: str) -> str:
     if method == "PUT" and _CHUNK.match(path):
         return OCTETS
     return JSON
-
-
-def is_page_path(path: str) -> bool:
-    """Whether ``path`` is a screen (answered in HTML)."""
-    return path == PAGE_PREFIX or path.startswith(PAGE_PREFIX + "/")
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

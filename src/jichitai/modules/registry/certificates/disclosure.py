@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from jichitai.modules.registry.certificates.rules import CertificateOut
 from jichitai.modules.registry.records.models import STATUS_LABELS, PersonRecord, ResidentStatus, current_only
+from jichitai.modules.registry.records.queries import _TOP
 from jichitai.modules.registry.records.snapshots import text_key
 from jichitai.platform.tenancy import Tenant
 
-_TOP = chr(0x10FFFF)
 RESIDENT_LABEL = STATUS_LABELS[ResidentStatus.RESIDENT]
 """How a current resident's 住民状態 is printed (the stored content holds the label)."""
 

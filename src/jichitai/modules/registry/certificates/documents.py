@@ -118,8 +118,6 @@ def _check_my_number(content: CertificateOut, reveal_my_number: bool) -> None:
         )
 
 
-VERIFIED_CATEGORIES = frozenset(c.value for c in certificates.OWN_RECORD)
-"""Requester categories whose 宛名番号 the issuance verified (本人・同一世帯)."""
 BLOCKED = {
     False: "対象者に支援措置がかかっているため印刷できません。改めて交付の請求を受け付けてください。",
     True: "対象者に支援措置がかかっているため再交付できません。改めて交付の請求を受け付けてください。",
@@ -176,7 +174,7 @@ def _check_disclosure(
     lifted = set(issue.overridden_measures)
     own: set[frozenset[int]] = set()
     # Only a 本人/同一世帯 request had its 宛名番号 checked against the register (others may write any).
-    if issue.requester_atena_no is not None and issue.requester_category in VERIFIED_CATEGORIES:
+    if found and issue.requester_atena_no is not None and issue.requester_category in certificates.OWN_RECORD:
         own = {group_of(m) for m in measures_in_force(session, tenant, [issue.requester_atena_no], today)}
     blocking = [
         m for m in found if m.atena_no in subjects and m.measure_no not in lifted and group_of(m) not in own

@@ -123,7 +123,7 @@ def get_resident(lg_code: str, atena_no: str, request: Request, principal: Reade
         history = [record_out(r, town, eras, reveal_my_number=reveal) for r in records]
         out = ResidentOut(
             atena_no=atena_no,
-            current=next(out for r, out in zip(records, history, strict=True) if r.is_current),
+            current=history[records.index(queries.current_of(records))],
             history=history,
             events=[
                 event_out(e, eras, reveal_my_number=reveal)
