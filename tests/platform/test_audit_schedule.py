@@ -20,8 +20,8 @@ from jichitai.app import create_app
 from jichitai.platform import audit_heads
 from jichitai.platform.audit import Entry, append_entries
 from jichitai.platform.audit_heads import AuditChainHead, load_key, verify_heads
-from jichitai.platform.audit_schedule import chain_position, sign_due_heads
-from jichitai.platform.db import UnitOfWork, utcnow
+from jichitai.platform.audit_schedule import chain_positions, sign_due_heads
+from jichitai.platform.db import UnitOfWork, read_session, utcnow
 from jichitai.platform.jobs import PlatformJob, Scheduler, run_job_once
 from jichitai.platform.modules import JobSpec, catalog
 from jichitai.platform.tenancy import Tenant
@@ -94,8 +94,8 @@ def test_position_and_the_every_entries_floor(
     write(engine, town, 4)
     sign_due_heads(engine, tmp_path, every_entries=1, lg_codes=[town.lg_code])
     write(engine, town, 2)
-    with Session(engine) as session:
-        position = chain_position(session, town)
+    with read_session(engine, tenant=town.lg_code) as session:
+        position = chain_positions(session, [town.lg_code])[town.lg_code]
     assert (position.last_seq, position.head_seq, position.unsigned) == (7, 5, 2)
     assert position.head_signed_at is not None
     assert position.head_signed_at.tzinfo is not None

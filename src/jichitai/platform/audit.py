@@ -189,9 +189,8 @@ def append_entries(session: Session, tenant: Tenant, entries: Sequence[Entry]) -
         }
         row["entry_hash"] = prev_hash = _digest(row)
         rows.append(row)
-    table = AUDIT_TABLE
-    session.execute(insert(table), rows)
-    capture.remember_inserted(session, table, rows)
+    session.execute(insert(AUDIT_TABLE), rows)
+    capture.remember_inserted(session, AUDIT_TABLE, rows)
     return len(rows)
 
 
@@ -246,20 +245,8 @@ class Verdict:
         return self.first_bad is None
 
 
-_CHAIN_COLUMNS = (
-    AuditEntry.seq,
-    AuditEntry.recorded_at,
-    AuditEntry.actor,
-    AuditEntry.role,
-    AuditEntry.purpose,
-    AuditEntry.action,
-    AuditEntry.subject,
-    AuditEntry.request_id,
-    AuditEntry.outcome,
-    AuditEntry.details,
-    AuditEntry.prev_hash,
-    AuditEntry.entry_hash,
-)
+_CHAIN_COLUMNS = tuple(getattr(AuditEntry, name) for name in (*_HASHED[1:], "entry_hash"))
+"""What the verifier reads of each entry: the hashed fields but the town's code, then the hash."""
 
 
 def _row_digest(lg_code: str, row: Sequence[Any]) -> str:
@@ -268,23 +255,7 @@ def _row_digest(lg_code: str, row: Sequence[Any]) -> str:
     The verifier reads rows, not ORM objects: building a million mapped instances cost more than hashing
     them. A test checks this function against :func:`entry_digest`.
     """
-    seq, recorded, actor, role, purpose, action, subject, request_id, outcome, details, prev_hash, _ = row
-    return _digest(
-        {
-            "lg_code": lg_code,
-            "seq": seq,
-            "recorded_at": recorded,
-            "actor": actor,
-            "role": role,
-            "purpose": purpose,
-            "action": action,
-            "subject": subject,
-            "request_id": request_id,
-            "outcome": outcome,
-            "details": details,
-            "prev_hash": prev_hash,
-        }
-    )
+    return _digest(dict(zip(_HASHED, (lg_code, *row[:-1]), strict=True)))
 
 
 def _chain_rows(session: Session, tenant: Tenant, batch: int = 20_000) -> Iterator[Sequence[Any]]:

@@ -26,12 +26,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from jichitai.platform.audit import AuditEntry
-from jichitai.platform.audit_heads import AuditChainHead, SigningRefused, newest_head, sign_town
+from jichitai.platform.audit_heads import AuditChainHead, SigningRefused, sign_town
 from jichitai.platform.db import as_utc, read_session, utcnow
 from jichitai.platform.tenancy import ALL_TOWNS, Municipality, Tenant
 
@@ -53,16 +53,6 @@ class ChainPosition:
     def unsigned(self) -> int:
         """Entries written since the last signed head."""
         return self.last_seq - self.head_seq
-
-
-def chain_position(session: Session, tenant: Tenant) -> ChainPosition:
-    """The town's last entry number and last signed head (two primary-key lookups)."""
-    last = session.scalar(select(func.max(AuditEntry.seq)).where(AuditEntry.lg_code == tenant.lg_code))
-    head = newest_head(session, tenant)
-    if head is None:
-        return ChainPosition(last or 0, 0, None)
-    signed_at = head.signed_at if head.signed_at.tzinfo else head.signed_at.replace(tzinfo=dt.UTC)
-    return ChainPosition(last or 0, head.seq, signed_at)
 
 
 def is_due(

@@ -305,12 +305,10 @@ def measure(engine: Engine, month: str | None = None) -> int:
     return len(rows)
 
 
-def usage_in(session: Session, month: str, lg_code: str | None = None) -> dict[str, dict[str, int]]:
-    """The recorded figures of ``month`` by town and metric (only ``lg_code``'s when given); the session
-    must have declared that town, or ``'*'`` for all."""
+def usage_in(session: Session, month: str) -> dict[str, dict[str, int]]:
+    """The recorded figures of ``month`` by town and metric (of the towns the session declared: ``'*'``
+    for all)."""
     query = select(PlatformUsage).where(PlatformUsage.month == month)
-    if lg_code is not None:
-        query = query.where(PlatformUsage.lg_code == lg_code)
     found: dict[str, dict[str, int]] = {}
     for row in session.scalars(query.order_by(PlatformUsage.lg_code, PlatformUsage.metric)):
         found.setdefault(row.lg_code, {})[row.metric] = int(row.value)

@@ -6,6 +6,7 @@ import csv
 import io
 from html import escape
 
+from jichitai.modules.costshare.rules import PARTS
 from jichitai.modules.costshare.services import MonthReport, TownLine
 from jichitai.platform.documents import font_face_css, html_to_pdf
 
@@ -26,19 +27,15 @@ def _row(report: MonthReport, line: TownLine) -> list[str]:
     return [line.lg_code, line.name, *figures, *money]
 
 
-def report_csv(report: MonthReport, lines: list[TownLine] | None = None) -> bytes:
-    """The report (or only ``lines`` of it) as CSV: one row per town, then the total when shares exist."""
+def report_csv(report: MonthReport) -> bytes:
+    """The report as CSV: one row per town, then the total when shares exist."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(_header(report))
-    chosen = report.towns if lines is None else lines
-    for line in chosen:
+    for line in report.towns:
         writer.writerow(_row(report, line))
-    if lines is None and report.cost is not None and all(line.share for line in chosen):
-        parts = [
-            sum(getattr(line.share, p) for line in chosen if line.share)
-            for p in ("equal", "population", "usage")
-        ]
+    if report.cost is not None and all(line.share for line in report.towns):
+        parts = [sum(getattr(line.share, p) for line in report.towns if line.share) for p in PARTS]
         writer.writerow(
             ["合計", "", *[""] * len(report.meters), *map(str, parts), str(report.cost.amount_yen)]
         )
